@@ -1,0 +1,30 @@
+// Command name -> lazy loader. Literal import paths: bun build --compile must see them to bundle them.
+import type { CommandDef } from "citty";
+
+type Loader = () => Promise<CommandDef<any>>;
+
+export const commands: Record<string, Loader> = {
+  up: () => import("./up.ts").then((m) => m.default),
+  down: () => import("./down.ts").then((m) => m.default),
+  restart: () => import("./restart.ts").then((m) => m.default),
+  status: () => import("./status.ts").then((m) => m.default),
+  logs: () => import("./logs.ts").then((m) => m.default),
+  list: () => import("./list.ts").then((m) => m.default),
+  validate: () => import("./validate.ts").then((m) => m.default),
+  reconcile: () => import("./reconcile.ts").then((m) => m.default),
+  completion: () => import("./completion.ts").then((m) => m.default),
+};
+
+export const aliases: Record<string, string> = { start: "up", stop: "down", ps: "status" };
+
+export const descriptions: Record<string, string> = {
+  up: "Start services and their dependencies, in order (alias: start)",
+  down: "Stop services and their dependents (alias: stop)",
+  restart: "Stop then start services",
+  status: "Observe and show the state of services (alias: ps)",
+  logs: "Print or follow service logs",
+  list: "List service definitions (--tree: the dependency tree)",
+  validate: "Check all configuration, start nothing",
+  reconcile: "One watchdog pass: find dead processes, apply restart policies (for cron)",
+  completion: "Print a shell completion script (bash, zsh, fish)",
+};

@@ -1,0 +1,50 @@
+import { defineCommand } from "citty";
+import { resolveNames } from "../config/project.ts";
+import { openContext } from "../engine/context.ts";
+import { allUnits, refresh } from "../engine/observe.ts";
+import { unitStatuses, type UnitStatus } from "../engine/report.ts";
+import { unitNames } from "../engine/units.ts";
+import { output, paint, useColor, type Color } from "../output/style.ts";
+import { formatDuration, renderTable } from "../output/table.ts";
+import { namesArg, positionals, rootArgs } from "./_args.ts";
+
+const STATE_COLORS: Record<string, Color> = { running: "green", completed: "blue", starting: "yellow", stopping: "yellow", error: "red", stopped: "gray" };
+const HEALTH_COLORS: Record<string, Color> = { healthy: "green", unhealthy: "red", unknown: "gray" };
+
+/** The status table: one row per unit. */
+export function renderStatus(rows: UnitStatus[], color: boolean): string {
+  return renderTable(
+    [
+      { header: "NAME" },
+      { header: "STATE", paint: (p, raw) => paint(p, STATE_COLORS[raw] ?? "gray", color) },
+      { header: "HEALTH", paint: (p, raw) => paint(p, HEALTH_COLORS[raw] ?? "gray", color) },
+      { header: "PID", align: "right" },
+      { header: "UPTIME", align: "right" },
+      { header: "RESTARTS", align: "right" },
+      { header: "LAST ERROR" },
+    ],
+    rows.map((r) => [
+      r.name,
+      r.state,
+      r.health,
+      r.pid === null ? "-" : String(r.pid),
+      formatDuration(r.uptime_s),
+      String(r.restarts),
+      r.last_error ?? "",
+    ]),
+  );
+}
+
+export default defineCommand({
+  meta: { name: "status", description: "Observe reality (dead or reused pids, health checks), record it, and show each service" },
+  args: { ...rootArgs, ...namesArg },
+  async run({ args }) {
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const names = positionals(args);
+    const services = names.length ? resolveNames(ctx.project, names) : undefined;
+    const state = await refresh(ctx, services ? services.flatMap((n) => unitNames(ctx.project.services.get(n)!)) : allUnits(ctx));
+    const rows = unitStatuses(ctx.project, state, services);
+    if (output.json) console.log(JSON.stringify({ services: rows }));
+    else if (!output.quiet) console.log(renderStatus(rows, useColor()));
+  },
+});

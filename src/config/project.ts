@@ -1,0 +1,39 @@
+// Questions about a loaded Project: name lookup, dependency closures, ordering edges.
+import { UsageError, didYouMean } from "../errors.ts";
+import { closure, type Edges } from "../engine/graph.ts";
+import type { Project, Service } from "./schema.ts";
+
+/** Edges for ordering: depends_on and after point back, before points forward. */
+export function orderingEdges(services: Map<string, Service>): Edges {
+  const edges: Edges = new Map([...services.keys()].map((n) => [n, new Set<string>()]));
+  for (const svc of services.values()) {
+    for (const d of [...Object.keys(svc.dependsOn), ...svc.after]) edges.get(svc.name)!.add(d);
+    for (const b of svc.before) edges.get(b)?.add(svc.name);
+  }
+  return edges;
+}
+
+/** The services named on the command line; unknown names are a usage error with a suggestion. */
+export function resolveNames(project: Project, names: string[]): string[] {
+  for (const name of names) {
+    if (!project.services.has(name)) {
+      const guess = didYouMean(name, project.services.keys());
+      throw new UsageError(`unknown service "${name}"`, guess ? `did you mean "${guess}"?` : "run `sv list` to see the services");
+    }
+  }
+  return [...new Set(names)];
+}
+
+/** `names` and everything they depend on, transitively. */
+export function withDependencies(project: Project, names: Iterable<string>): Set<string> {
+  return closure(names, (n) => Object.keys(project.services.get(n)!.dependsOn));
+}
+
+/** `names` and everything that depends on them, transitively. */
+export function withDependents(project: Project, names: Iterable<string>): Set<string> {
+  const dependents = new Map<string, string[]>();
+  for (const svc of project.services.values()) {
+    for (const d of Object.keys(svc.dependsOn)) dependents.set(d, [...(dependents.get(d) ?? []), svc.name]);
+  }
+  return closure(names, (n) => dependents.get(n) ?? []);
+}

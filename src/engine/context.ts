@@ -1,0 +1,39 @@
+// What every engine operation is given: the project, its paths, who we are, and where progress goes.
+import { loadProject } from "../config/load.ts";
+import type { Project } from "../config/schema.ts";
+import { findRoot, type Paths, projectPaths } from "../paths.ts";
+import { selfTicks } from "../runtime/identity.ts";
+import { DEFAULT_LOCK_WAIT_MS } from "../store/store.ts";
+
+export type Phase = "waiting" | "starting" | "stopping" | "ok" | "failed" | "skipped";
+
+/** Progress sink: a listr2 list on a TTY, plain lines otherwise (output/progress.ts). */
+export interface Reporter {
+  /** The services this operation will touch, before any update. */
+  plan(services: string[]): void;
+  update(service: string, phase: Phase, message: string): void;
+}
+
+export interface Ctx {
+  project: Project;
+  paths: Paths;
+  reporter: Reporter;
+  /** This sv process, recorded as the owner of the transitions it drives. */
+  self: { pid: number; ticks: number };
+  lockWaitMs: number;
+}
+
+export const silentReporter: Reporter = { plan() {}, update() {} };
+
+/** Find the project, load and validate its config, and describe this sv process. */
+export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter }): Promise<Ctx> {
+  const root = findRoot(process.cwd(), opts.root || process.env.SV_ROOT || undefined);
+  const project = await loadProject(root);
+  return {
+    project,
+    paths: projectPaths(root, project.stateDir),
+    reporter: opts.reporter ?? silentReporter,
+    self: { pid: process.pid, ticks: selfTicks() },
+    lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
+  };
+}

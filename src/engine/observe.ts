@@ -1,0 +1,111 @@
+// Refresh: look at reality (are recorded pids still our processes? do health checks pass?) and record it.
+import type { Service } from "../config/schema.ts";
+import { runProbe, type ProbeResult } from "../probes/index.ts";
+import { isSameProcess } from "../runtime/identity.ts";
+import { readState, type StoreState, type Tx, type Unit, withState } from "../store/store.ts";
+import type { Ctx } from "./context.ts";
+import { note, transition } from "./states.ts";
+import { instanceOf, serviceOf, unitEnv, unitNames } from "./units.ts";
+
+export interface Observation {
+  unit: string;
+  /** The pid and state we looked at; the record is only changed if they still hold (compare-and-set). */
+  pid: number | null;
+  state: Unit["state"];
+  alive: boolean;
+  probe?: ProbeResult;
+}
+
+/** Is someone else (a live sv) driving this unit's transition right now? */
+export function isOwnedByOther(unit: Unit, self: Ctx["self"]): boolean {
+  if (unit.owner_pid === null || unit.owner_pid === self.pid) return false;
+  return isSameProcess(unit.owner_pid, unit.owner_ticks);
+}
+
+/** Every unit name of the configured services. */
+export function allUnits(ctx: Ctx): string[] {
+  return [...ctx.project.services.values()].flatMap(unitNames);
+}
+
+/** Observe `units` without holding the lock: liveness for all, a probe for live running ones. */
+export async function observe(ctx: Ctx, state: StoreState, units: string[]): Promise<Observation[]> {
+  const out: Observation[] = [];
+  await Promise.all(
+    units.map(async (name) => {
+      const unit = state.units[name];
+      if (!unit || !["running", "starting", "stopping"].includes(unit.state) || isOwnedByOther(unit, ctx.self)) return;
+      if (unit.owner_pid === ctx.self.pid) return;
+      const alive = isSameProcess(unit.pid, unit.start_ticks);
+      const obs: Observation = { unit: name, pid: unit.pid, state: unit.state, alive };
+      const svc = ctx.project.services.get(serviceOf(name));
+      if (alive && svc && unit.state !== "stopping") {
+        obs.probe = await runProbe(svc, { pid: unit.pid, startTicks: unit.start_ticks, env: { ...process.env, ...svc.env, ...unitEnv(ctx.project, svc, instanceOf(name)) } });
+      }
+      out.push(obs);
+    }),
+  );
+  return out;
+}
+
+/** Does this observation change the record? (So a quiet `sv status` writes nothing.) */
+function changes(unit: Unit, obs: Observation): boolean {
+  if (!obs.alive) return true;
+  if (!obs.probe) return false;
+  if (unit.state === "starting") return obs.probe.ok;
+  return obs.probe.ok ? unit.health !== "healthy" || unit.health_failures > 0 : true;
+}
+
+/** Under the lock: apply observations whose pid and state still hold. */
+export function applyObservations(tx: Tx, ctx: Ctx, observations: Observation[]): void {
+  const now = new Date();
+  for (const obs of observations) {
+    const unit = tx.state.units[obs.unit];
+    if (!unit || unit.pid !== obs.pid || unit.state !== obs.state || !changes(unit, obs)) continue;
+    const svc = ctx.project.services.get(serviceOf(obs.unit));
+    if (!obs.alive) {
+      const reason =
+        unit.state === "stopping" ? "stopped" : unit.state === "starting" ? "exited while starting" : "exited unexpectedly (exit status unknown: sv was not its parent)";
+      const to = unit.state === "stopping" ? "stopped" : "error";
+      unit.pid = null;
+      unit.health = "unknown";
+      unit.owner_pid = unit.owner_ticks = null;
+      if (to === "error") unit.last_error = reason;
+      tx.events.push(transition(obs.unit, unit, to, reason, now));
+      continue;
+    }
+    const probe = obs.probe!;
+    if (unit.state === "starting" && probe.ok) {
+      unit.health = "healthy";
+      unit.health_failures = 0;
+      unit.owner_pid = unit.owner_ticks = null;
+      tx.events.push(transition(obs.unit, unit, "running", "health check passed", now));
+    } else if (probe.ok) {
+      if (unit.health === "unhealthy") tx.events.push(note(obs.unit, unit, "health check passed again", now));
+      unit.health = "healthy";
+      unit.health_failures = 0;
+    } else {
+      unit.health_failures += 1;
+      unit.last_error = probe.reason;
+      if (svc && isPastStartPeriod(unit, svc, now) && unit.health_failures >= svc.healthCheck.retries && unit.health !== "unhealthy") {
+        unit.health = "unhealthy";
+        tx.events.push(note(obs.unit, unit, `unhealthy: ${probe.reason}`, now));
+      }
+    }
+  }
+}
+
+function isPastStartPeriod(unit: Unit, svc: Service, now: Date): boolean {
+  return unit.started_at === null || now.getTime() - Date.parse(unit.started_at) >= svc.healthCheck.startPeriodMs;
+}
+
+/** Observe and record: the state after looking at reality. Takes the lock only if something changed. */
+export async function refresh(ctx: Ctx, units = allUnits(ctx)): Promise<StoreState> {
+  const state = readState(ctx.paths);
+  const observations = await observe(ctx, state, units);
+  const changed = observations.filter((o) => changes(state.units[o.unit]!, o));
+  if (changed.length === 0) return state;
+  return withState(ctx.paths, (tx) => {
+    applyObservations(tx, ctx, changed);
+    return tx.state;
+  }, { waitMs: ctx.lockWaitMs });
+}

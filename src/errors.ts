@@ -1,0 +1,78 @@
+// Every error a user can cause is an SvError: one line, a hint, an exit code, no stack.
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class SvError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint?: string;
+  constructor(message: string, opts: { hint?: string; exitCode?: ExitCode; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = "SvError";
+    this.exitCode = opts.exitCode ?? EXIT.failed;
+    this.hint = opts.hint;
+  }
+}
+
+/** Bad command line: unknown flag, unknown service name, missing argument. */
+export class UsageError extends SvError {
+  constructor(message: string, hint?: string) {
+    super(message, { hint, exitCode: EXIT.usage });
+    this.name = "UsageError";
+  }
+}
+
+/** Bad configuration; carries every problem found, each already formatted `file:line:col: path: message`. */
+export class ConfigError extends SvError {
+  readonly problems: string[];
+  constructor(problems: string[], hint?: string) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} problems in the configuration`, {
+      hint,
+      exitCode: EXIT.usage,
+    });
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** The store lock is held by someone else and we may not (or no longer) wait. */
+export class LockedError extends SvError {
+  constructor(message: string, hint?: string) {
+    super(message, { hint, exitCode: EXIT.locked });
+    this.name = "LockedError";
+  }
+}
+
+/** A batch command finished but some services failed; the per-service lines are already printed. */
+export class BatchFailure extends SvError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.failed });
+    this.name = "BatchFailure";
+  }
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest candidate to `word`, if it is close enough to be a plausible typo. */
+export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}

@@ -1,0 +1,36 @@
+// Rows -> aligned text columns. Pure; colour is applied by the caller through `paint` functions.
+
+export interface Column {
+  header: string;
+  align?: "left" | "right";
+  /** Applied after padding, so escape codes do not break alignment. */
+  paint?: (padded: string, raw: string) => string;
+}
+
+const width = (s: string) => [...s].length;
+
+/** Render `rows` under `columns`, two spaces between columns, no trailing spaces. */
+export function renderTable(columns: Column[], rows: string[][]): string {
+  const widths = columns.map((c, i) => Math.max(width(c.header), ...rows.map((r) => width(r[i] ?? ""))));
+  const line = (cells: string[], header: boolean) =>
+    cells
+      .map((cell, i) => {
+        const col = columns[i]!;
+        const pad = " ".repeat(widths[i]! - width(cell));
+        const padded = col.align === "right" ? pad + cell : cell + (i === cells.length - 1 ? "" : pad);
+        return !header && col.paint ? col.paint(padded, cell) : padded;
+      })
+      .join("  ")
+      .trimEnd();
+  return [line(columns.map((c) => c.header), true), ...rows.map((r) => line(r, false))].join("\n");
+}
+
+/** 12.5 -> "12s", 75 -> "1m15s", 5000 -> "1h23m". */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null) return "-";
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, "0")}h`;
+}

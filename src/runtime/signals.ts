@@ -1,0 +1,57 @@
+// Stopping a service: its stop signal to the whole process group, a grace period, then SIGKILL.
+import { groupMembers, isDead, readStat } from "./identity.ts";
+
+export interface StopResult {
+  /** The group had to be SIGKILLed after the grace period. */
+  forced: boolean;
+  /** Nothing of ours was running (dead, or the pid now belongs to another process). */
+  wasRunning: boolean;
+  durationMs: number;
+}
+
+/**
+ * Can process group `pgid` (led by our service, started at `startTicks`) be signalled safely?
+ * The kernel never hands out a pid that is still some group's id, so while members of our group live
+ * the pid cannot have been reused; if a *different* process now holds the pid, our group is long gone.
+ */
+export function isOurGroup(pgid: number, startTicks: number): boolean {
+  const leader = readStat(pgid);
+  if (leader && !isDead(leader)) return leader.startTicks === startTicks;
+  return groupMembers(pgid, 0).length > 0;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
+}
+
+/** Resolves true once no live process is left in the group, false at the deadline. */
+async function waitGroupEmpty(pgid: number, deadline: number): Promise<boolean> {
+  for (let pause = 2; ; pause = Math.min(pause * 2, 20)) {
+    const leader = readStat(pgid);
+    if (isDead(leader) && groupMembers(pgid).length === 0) return true;
+    if (performance.now() >= deadline) return false;
+    await Bun.sleep(pause);
+  }
+}
+
+/** stop_signal to the group, wait up to `timeoutMs`, then SIGKILL the group and wait for it to go. */
+export async function stopGracefully(pgid: number, startTicks: number, signal: NodeJS.Signals, timeoutMs: number): Promise<StopResult> {
+  const t0 = performance.now();
+  if (!isOurGroup(pgid, startTicks)) return { forced: false, wasRunning: false, durationMs: 0 };
+  signalGroup(pgid, signal);
+  if (await waitGroupEmpty(pgid, t0 + timeoutMs)) return { forced: false, wasRunning: true, durationMs: performance.now() - t0 };
+  if (isOurGroup(pgid, startTicks)) signalGroup(pgid, "SIGKILL");
+  await waitGroupEmpty(pgid, performance.now() + 5000);
+  return { forced: true, wasRunning: true, durationMs: performance.now() - t0 };
+}
+
+/** SIGKILL the whole group at once (a failed start, or a stop that must not wait). */
+export async function killGroup(pgid: number, startTicks: number): Promise<void> {
+  if (!isOurGroup(pgid, startTicks)) return;
+  signalGroup(pgid, "SIGKILL");
+  await waitGroupEmpty(pgid, performance.now() + 5000);
+}

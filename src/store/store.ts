@@ -1,0 +1,152 @@
+// The state store: .sv/state/services.yml, read without a lock, changed only under the flock.
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname, relative } from "node:path";
+import { SvError } from "../errors.ts";
+import type { Paths } from "../paths.ts";
+import { HEALTHS, type Health, STATES, type State, type SvEvent, type Wanted } from "../engine/states.ts";
+import { acquireLock } from "./lock.ts";
+
+/** What the store remembers of one unit (a service, or one instance `name.N`). */
+export interface Unit {
+  wanted: Wanted;
+  state: State;
+  health: Health;
+  pid: number | null;
+  /** /proc/PID/stat start time (clock ticks since boot): the pid is ours only while it matches. */
+  start_ticks: number | null;
+  since: string | null;
+  started_at: string | null;
+  restarts: number;
+  /** Consecutive failed starts, for the restart backoff. */
+  failures: number;
+  next_restart_at: string | null;
+  health_failures: number;
+  exit_code: number | null;
+  last_error: string | null;
+  start_duration_s: number | null;
+  /** The sv process driving a starting/stopping unit; when it is gone, any sv may finish the job. */
+  owner_pid: number | null;
+  owner_ticks: number | null;
+}
+
+export interface StoreState {
+  version: 1;
+  units: Record<string, Unit>;
+}
+
+export function newUnit(): Unit {
+  return {
+    wanted: "down",
+    state: "stopped",
+    health: "unknown",
+    pid: null,
+    start_ticks: null,
+    since: null,
+    started_at: null,
+    restarts: 0,
+    failures: 0,
+    next_restart_at: null,
+    health_failures: 0,
+    exit_code: null,
+    last_error: null,
+    start_duration_s: null,
+    owner_pid: null,
+    owner_ticks: null,
+  };
+}
+
+/** The current state, read without the lock (writes are atomic renames, so it is never torn). */
+export function readState(paths: Paths): StoreState {
+  if (!existsSync(paths.storeFile)) return { version: 1, units: {} };
+  return parseState(readFileSync(paths.storeFile, "utf8"), paths);
+}
+
+function corrupt(paths: Paths, why: string): SvError {
+  const file = relative(process.cwd(), paths.storeFile) || paths.storeFile;
+  return new SvError(`the state file ${file} is corrupt: ${why}`, {
+    hint: `move it aside (mv ${file} ${file}.bad) and run \`sv status\`; your service definitions are untouched, but sv forgets the processes it started, so stop them by hand if they still run`,
+  });
+}
+
+function parseState(text: string, paths: Paths): StoreState {
+  let data: unknown;
+  try {
+    data = Bun.YAML.parse(text);
+  } catch (e) {
+    throw corrupt(paths, `not valid YAML (${(e as Error).message})`);
+  }
+  if (data === null || data === undefined) return { version: 1, units: {} };
+  if (typeof data !== "object" || Array.isArray(data)) throw corrupt(paths, "expected a mapping with `version` and `services`");
+  const doc = data as { version?: unknown; services?: unknown };
+  if (doc.version !== 1) throw corrupt(paths, `unknown version ${JSON.stringify(doc.version)} (expected 1)`);
+  const raw = doc.services ?? {};
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw corrupt(paths, "`services` must be a mapping");
+  const units: Record<string, Unit> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== "object" || value === null) throw corrupt(paths, `services.${name} must be a mapping`);
+    const unit = { ...newUnit(), ...(value as Partial<Unit>) };
+    if (!STATES.includes(unit.state)) throw corrupt(paths, `services.${name}.state "${unit.state}" is not a state`);
+    if (!HEALTHS.includes(unit.health)) throw corrupt(paths, `services.${name}.health "${unit.health}" is not a health`);
+    if (unit.wanted !== "up" && unit.wanted !== "down") throw corrupt(paths, `services.${name}.wanted must be up or down`);
+    if (unit.pid !== null && !Number.isInteger(unit.pid)) throw corrupt(paths, `services.${name}.pid must be a number`);
+    units[name] = unit;
+  }
+  return { version: 1, units };
+}
+
+function serialize(state: StoreState): string {
+  const sorted = Object.fromEntries(Object.entries(state.units).sort(([a], [b]) => a.localeCompare(b)));
+  return `# sv state store: written by sv under a lock; edit only while no sv runs.\n${Bun.YAML.stringify({ version: 1, services: sorted }, null, 2)}\n`;
+}
+
+/** Temp file, fsync, rename, fsync the directory: a crash leaves the old file or the new one, never a mix. */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(dirname(file), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** A read-modify-write in progress: the state, and the events it produced. */
+export interface Tx {
+  state: StoreState;
+  events: SvEvent[];
+  /** The unit record, created on first use. */
+  unit(name: string): Unit;
+}
+
+export interface LockOptions {
+  /** How long to wait for the lock before a LockedError (exit 3). */
+  waitMs?: number;
+}
+
+export const DEFAULT_LOCK_WAIT_MS = 10_000;
+
+/** lock -> read -> fn -> atomic write (if anything changed) -> append events -> unlock. */
+export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOptions = {}): Promise<T> {
+  mkdirSync(dirname(paths.storeFile), { recursive: true });
+  const lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
+  try {
+    const before = existsSync(paths.storeFile) ? readFileSync(paths.storeFile, "utf8") : "";
+    const state = before ? parseState(before, paths) : { version: 1 as const, units: {} };
+    const tx: Tx = { state, events: [], unit: (name) => (state.units[name] ??= newUnit()) };
+    const result = fn(tx);
+    const after = serialize(state);
+    if (after !== before) writeAtomic(paths.storeFile, after);
+    if (tx.events.length > 0) appendFileSync(paths.eventsFile, tx.events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    return result;
+  } finally {
+    lock.release();
+  }
+}
