@@ -12,6 +12,10 @@ export const commands: Record<string, Loader> = {
   list: () => import("./list.ts").then((m) => m.default),
   validate: () => import("./validate.ts").then((m) => m.default),
   reconcile: () => import("./reconcile.ts").then((m) => m.default),
+  watch: () => import("./watch.ts").then((m) => m.default),
+  exec: () => import("./exec.ts").then((m) => m.default),
+  events: () => import("./events.ts").then((m) => m.default),
+  metrics: () => import("./metrics.ts").then((m) => m.default),
   completion: () => import("./completion.ts").then((m) => m.default),
 };
 
@@ -26,5 +30,9 @@ export const descriptions: Record<string, string> = {
   list: "List service definitions (--tree: the dependency tree)",
   validate: "Check all configuration, start nothing",
   reconcile: "One watchdog pass: find dead processes, apply restart policies (for cron)",
+  watch: "Reconcile continuously with a live table; --listen serves the HTTP API and /metrics",
+  exec: "Bring --requires services up, run a command with their addresses, exit with its code",
+  events: "Print (-f: follow) the state transition log",
+  metrics: "Print Prometheus metrics for the current state",
   completion: "Print a shell completion script (bash, zsh, fish)",
 };
