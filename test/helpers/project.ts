@@ -30,13 +30,27 @@ export function tempProject(files: Record<string, string> = {}): TempProject {
   return { root, write, read: (path) => readFileSync(join(root, path), "utf8") };
 }
 
-/** Kill every process group recorded in a project's store: tests never leak services. */
+/**
+ * Kill every process group recorded in a project's store: tests never leak services. A group is skipped
+ * when its leader's pid now belongs to a process with another start time (the kernel never reuses a pid
+ * while a group with that id exists, so that group is gone and the pid is someone else's).
+ */
 export function killRecorded(root: string): void {
   const store = join(root, ".sv/state/services.yml");
   if (!existsSync(store)) return;
-  for (const m of readFileSync(store, "utf8").matchAll(/^\s+pid: (\d+)$/gm)) {
+  const text = readFileSync(store, "utf8");
+  let recorded: { pid: number; ticks: number | null }[];
+  try {
+    const units = Object.values((Bun.YAML.parse(text) as { services?: Record<string, { pid?: unknown; start_ticks?: unknown }> }).services ?? {});
+    recorded = units.filter((u) => typeof u?.pid === "number").map((u) => ({ pid: u.pid as number, ticks: typeof u.start_ticks === "number" ? u.start_ticks : null }));
+  } catch {
+    recorded = [...text.matchAll(/^\s+pid: (\d+)$/gm)].map((m) => ({ pid: Number(m[1]), ticks: null }));
+  }
+  for (const { pid, ticks } of recorded) {
+    const now = startTicksOf(pid);
+    if (ticks !== null && now !== null && now !== ticks) continue;
     try {
-      process.kill(-Number(m[1]), "SIGKILL");
+      process.kill(-pid, "SIGKILL");
     } catch {}
   }
 }
@@ -117,4 +131,91 @@ export async function status(root: string): Promise<{ name: string; state: strin
 /** A service command that runs a fixture script with the test's bun. */
 export function fixtureCommand(script: string, ...args: string[]): string {
   return JSON.stringify([BUN, join(FIXTURES, script), ...args]);
+}
+
+const cleanups: (() => void)[] = [];
+
+/** The start time of `pid` (clock ticks since boot, /proc/PID/stat field 22), or null when it is gone. */
+export function startTicksOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SIGKILL `pid` and the process group it leads after the test: for processes a test starts outside sv.
+ * Only while it is still the same process (its start time matches), so a reused pid is never hit.
+ */
+export function killAfterTest(pid: number): void {
+  const ticks = startTicksOf(pid);
+  cleanups.push(() => {
+    if (ticks === null || startTicksOf(pid) !== ticks) return;
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {}
+    }
+  });
+}
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+/** A running sv, started in the background; `done` resolves like `sv()` does. */
+export interface Background {
+  pid: number;
+  done: Promise<RunResult>;
+}
+
+/** Start the compiled sv without waiting for it (no TTY, NO_COLOR). It is killed after the test if still running. */
+export function svBackground(root: string, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Background {
+  const proc = Bun.spawn([SV, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1", CI: "true", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: opts.timeoutMs ?? 30_000,
+  });
+  cleanups.push(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  });
+  const done = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]).then(([stdout, stderr, code]) => ({ code, stdout, stderr }));
+  return { pid: proc.pid, done };
+}
+
+/** One line of a project's .sv/events.jsonl. */
+export interface EventLine {
+  ts: string;
+  service: string;
+  from: string;
+  to: string;
+  reason: string;
+  pid: number | null;
+}
+
+/** Every transition recorded so far in a project, in order. */
+export function events(root: string): EventLine[] {
+  const file = join(root, ".sv/events.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as EventLine);
+}
+
+/** Index of the first event of `service` moving to `to` (and from `from`, when given); -1 when there is none. */
+export function eventIndex(list: EventLine[], service: string, to: string, from?: string): number {
+  return list.findIndex((e) => e.service === service && e.to === to && (from === undefined || e.from === from));
+}
+
+/** The status entry of one unit (throws when it is missing). */
+export async function unitStatus(root: string, name: string): Promise<Awaited<ReturnType<typeof status>>[number]> {
+  const found = (await status(root)).find((s) => s.name === name);
+  if (!found) throw new Error(`no status for ${name}`);
+  return found;
+}
+
+/** A fixture script's absolute path. */
+export function fixture(script: string): string {
+  return join(FIXTURES, script);
 }
