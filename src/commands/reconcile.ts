@@ -1,3 +1,29 @@
 import { defineCommand } from "citty";
-import { SvError } from "../errors.ts";
-export default defineCommand({ meta: { name: "reconcile" }, run() { throw new SvError("not built yet"); } });
+import { BatchFailure } from "../errors.ts";
+import { openContext } from "../engine/context.ts";
+import { reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
+import { output } from "../output/style.ts";
+import { rootArgs } from "./_args.ts";
+
+/** How long a cron reconcile waits for a busy store before exiting 3. */
+const RECONCILE_LOCK_WAIT_MS = 2000;
+
+export default defineCommand({
+  meta: {
+    name: "reconcile",
+    description: "One watchdog pass for cron: find dead processes, run health checks, apply restart policies, rotate logs. Silent when nothing changed; exit 1 if a wanted-up service is not running and healthy",
+  },
+  args: { ...rootArgs },
+  async run({ args }) {
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    if (args["wait-lock"] !== false) ctx.lockWaitMs = RECONCILE_LOCK_WAIT_MS;
+    const lines: string[] = [];
+    const state = await reconcilePass(ctx, (line) => {
+      lines.push(line);
+      if (!output.json && !output.quiet) console.log(line);
+    });
+    const bad = unhealthyWanted(ctx, state);
+    if (output.json) console.log(JSON.stringify({ actions: lines, not_ready: bad }));
+    if (bad.length > 0) throw new BatchFailure("");
+  },
+});

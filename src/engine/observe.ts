@@ -2,9 +2,10 @@
 import type { Service } from "../config/schema.ts";
 import { runProbe, type ProbeResult } from "../probes/index.ts";
 import { isSameProcess } from "../runtime/identity.ts";
-import { readState, type StoreState, type Tx, type Unit, withState } from "../store/store.ts";
+import { readState, type StoreState, type Tx, type Unit } from "../store/store.ts";
+import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
-import { note, transition } from "./states.ts";
+import { note, type SvEvent, transition } from "./states.ts";
 import { instanceOf, serviceOf, unitEnv, unitNames } from "./units.ts";
 
 export interface Observation {
@@ -27,8 +28,8 @@ export function allUnits(ctx: Ctx): string[] {
   return [...ctx.project.services.values()].flatMap(unitNames);
 }
 
-/** Observe `units` without holding the lock: liveness for all, a probe for live running ones. */
-export async function observe(ctx: Ctx, state: StoreState, units: string[]): Promise<Observation[]> {
+/** Observe `units` without holding the lock: liveness for all, a probe for live running ones (where `probeIf` allows). */
+export async function observe(ctx: Ctx, state: StoreState, units: string[], probeIf: (unit: string) => boolean = () => true): Promise<Observation[]> {
   const out: Observation[] = [];
   await Promise.all(
     units.map(async (name) => {
@@ -38,7 +39,7 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[]): Pro
       const alive = isSameProcess(unit.pid, unit.start_ticks);
       const obs: Observation = { unit: name, pid: unit.pid, state: unit.state, alive };
       const svc = ctx.project.services.get(serviceOf(name));
-      if (alive && svc && unit.state !== "stopping") {
+      if (alive && svc && unit.state !== "stopping" && probeIf(name)) {
         obs.probe = await runProbe(svc, { pid: unit.pid, startTicks: unit.start_ticks, env: { ...process.env, ...svc.env, ...unitEnv(ctx.project, svc, instanceOf(name)) } });
       }
       out.push(obs);
@@ -66,10 +67,13 @@ export function applyObservations(tx: Tx, ctx: Ctx, observations: Observation[])
       const reason =
         unit.state === "stopping" ? "stopped" : unit.state === "starting" ? "exited while starting" : "exited unexpectedly (exit status unknown: sv was not its parent)";
       const to = unit.state === "stopping" ? "stopped" : "error";
-      unit.pid = null;
+      // pid and start_ticks stay: leftovers of its process group are reaped before the next start.
       unit.health = "unknown";
       unit.owner_pid = unit.owner_ticks = null;
-      if (to === "error") unit.last_error = reason;
+      if (to === "error") {
+        unit.last_error = reason;
+        unit.failures += 1;
+      }
       tx.events.push(transition(obs.unit, unit, to, reason, now));
       continue;
     }
@@ -98,14 +102,22 @@ function isPastStartPeriod(unit: Unit, svc: Service, now: Date): boolean {
   return unit.started_at === null || now.getTime() - Date.parse(unit.started_at) >= svc.healthCheck.startPeriodMs;
 }
 
+export interface RefreshOptions {
+  /** Which live units to probe (default all): watch probes each on its own interval. */
+  probeIf?: (unit: string) => boolean;
+  /** Receives the events the refresh recorded. */
+  events?: SvEvent[];
+}
+
 /** Observe and record: the state after looking at reality. Takes the lock only if something changed. */
-export async function refresh(ctx: Ctx, units = allUnits(ctx)): Promise<StoreState> {
+export async function refresh(ctx: Ctx, units = allUnits(ctx), opts: RefreshOptions = {}): Promise<StoreState> {
   const state = readState(ctx.paths);
-  const observations = await observe(ctx, state, units);
+  const observations = await observe(ctx, state, units, opts.probeIf);
   const changed = observations.filter((o) => changes(state.units[o.unit]!, o));
   if (changed.length === 0) return state;
-  return withState(ctx.paths, (tx) => {
+  return commit(ctx, (tx) => {
     applyObservations(tx, ctx, changed);
+    opts.events?.push(...tx.events);
     return tx.state;
-  }, { waitMs: ctx.lockWaitMs });
+  });
 }

@@ -2,22 +2,26 @@
 import type { Service } from "../config/schema.ts";
 import { resolveNames, withDependents } from "../config/project.ts";
 import { stopGracefully } from "../runtime/signals.ts";
-import { type Tx, withState } from "../store/store.ts";
+import { readState, type Tx } from "../store/store.ts";
+import { reapLeftovers } from "./launch.ts";
+import { commit } from "./commit.ts";
+import { runHook } from "./hooks.ts";
 import type { Ctx } from "./context.ts";
 import { runGraph, type Outcome } from "./orchestrate.ts";
 import { transition } from "./states.ts";
 import { unitNames } from "./units.ts";
 
-interface StopClaim {
+export interface StopClaim {
   unit: string;
   pid: number;
   ticks: number;
 }
-interface StopResult {
+export interface StopResult {
   unit: string;
   pid: number;
   forced: boolean;
   durationMs: number;
+  warnings: string[];
 }
 
 /** Stop `names` (default: all) and their dependents; one outcome per service. */
@@ -25,10 +29,12 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
   const requested = names.length > 0 ? resolveNames(ctx.project, names) : [...ctx.project.services.keys()];
   const targets = [...withDependents(ctx.project, requested)];
   ctx.reporter.plan(targets);
+  const state = readState(ctx.paths);
+  await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!)).map((u) => state.units[u]));
   // Wanted down first, for all of them: a reconciler must not revive what we are about to stop.
-  await withState(ctx.paths, (tx) => {
+  await commit(ctx, (tx) => {
     for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!)) tx.unit(u).wanted = "down";
-  }, { waitMs: ctx.lockWaitMs });
+  });
   return runGraph<StopClaim[]>({
     nodes: targets,
     maxParallel: Number.POSITIVE_INFINITY,
@@ -37,9 +43,9 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
       [...ctx.project.services.values()]
         .filter((s) => node in s.dependsOn || s.after.includes(node) || ctx.project.services.get(node)!.before.includes(s.name))
         .map((s) => ({ name: s.name, hard: false })),
-    begin: (nodes) => withState(ctx.paths, (tx) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, ctx.project.services.get(n)!)])), { waitMs: ctx.lockWaitMs }),
-    work: (node, claims) => awaitStopped(ctx.project.services.get(node)!, claims),
-    finish: (results) => withState(ctx.paths, (tx) => recordStopped(tx, results), { waitMs: ctx.lockWaitMs }),
+    begin: (nodes) => commit(ctx, (tx) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, ctx.project.services.get(n)!)]))),
+    work: (node, claims) => awaitStopped(ctx, ctx.project.services.get(node)!, claims),
+    finish: (results) => commit(ctx, (tx) => recordStopped(tx, results)),
     onSettled: (node, o) => ctx.reporter.update(node, o.ok ? "ok" : "failed", o.message),
   });
 }
@@ -69,33 +75,40 @@ function claimStop(ctx: Ctx, tx: Tx, svc: Service): StopClaim[] | Outcome {
   return claims;
 }
 
-/** Outside the lock: signal every unit's process group and wait for it to go. */
-async function awaitStopped(svc: Service, claims: StopClaim[]): Promise<Outcome> {
-  const results = await Promise.all(
-    claims.map(async (c): Promise<StopResult> => {
-      const r = await stopGracefully(c.pid, c.ticks, svc.stopSignal, svc.stopTimeoutMs);
-      return { unit: c.unit, pid: c.pid, forced: r.forced, durationMs: r.durationMs };
-    }),
-  );
-  const forced = results.filter((r) => r.forced);
-  const message = forced.length
-    ? `stopped: ${forced.map((r) => r.unit).join(", ")} did not stop within ${svc.stopTimeoutMs} ms and was killed with SIGKILL`
-    : "stopped";
-  return { ok: true, message, data: results };
+/** Outside the lock: signal one unit's process group and wait for it to go, with pre_stop/post_stop hooks. */
+export async function stopUnit(ctx: Ctx, svc: Service, c: StopClaim): Promise<StopResult> {
+  const warnings: string[] = [];
+  const pre = await runHook(ctx, svc, c.unit, "pre_stop");
+  if (pre) warnings.push(pre);
+  const r = await stopGracefully(c.pid, c.ticks, svc.stopSignal, svc.stopTimeoutMs);
+  const post = await runHook(ctx, svc, c.unit, "post_stop");
+  if (post) warnings.push(post);
+  return { unit: c.unit, pid: c.pid, forced: r.forced, durationMs: r.durationMs, warnings };
 }
 
-/** Under the lock: stopping -> stopped for the units we stopped. */
+/** Outside the lock: stop every claimed unit of the service. */
+async function awaitStopped(ctx: Ctx, svc: Service, claims: StopClaim[]): Promise<Outcome> {
+  const results = await Promise.all(claims.map((c) => stopUnit(ctx, svc, c)));
+  const forced = results.filter((r) => r.forced);
+  const notes = [
+    ...forced.map((r) => `${r.unit} did not stop within ${svc.stopTimeoutMs} ms and was killed with SIGKILL`),
+    ...results.flatMap((r) => r.warnings),
+  ];
+  return { ok: true, message: notes.length ? `stopped (${notes.join("; ")})` : "stopped", data: results };
+}
+
+/** Under the lock: stopping -> stopped for a unit we stopped, if it is still that process. */
+export function recordUnitStopped(tx: Tx, r: StopResult): void {
+  const unit = tx.unit(r.unit);
+  if (unit.pid !== r.pid || unit.state !== "stopping") return;
+  unit.pid = null;
+  unit.start_ticks = null;
+  unit.health = "unknown";
+  unit.owner_pid = unit.owner_ticks = null;
+  tx.events.push(transition(r.unit, unit, "stopped", r.forced ? "killed with SIGKILL after stop_timeout" : "stopped"));
+}
+
 function recordStopped(tx: Tx, results: Map<string, Outcome>): Map<string, Outcome> {
-  for (const outcome of results.values()) {
-    for (const r of (outcome.data as StopResult[] | undefined) ?? []) {
-      const unit = tx.unit(r.unit);
-      if (unit.pid !== r.pid || unit.state !== "stopping") continue;
-      unit.pid = null;
-      unit.start_ticks = null;
-      unit.health = "unknown";
-      unit.owner_pid = unit.owner_ticks = null;
-      tx.events.push(transition(r.unit, unit, "stopped", r.forced ? "killed with SIGKILL after stop_timeout" : "stopped"));
-    }
-  }
+  for (const outcome of results.values()) for (const r of (outcome.data as StopResult[] | undefined) ?? []) recordUnitStopped(tx, r);
   return results;
 }

@@ -1,9 +1,10 @@
 // The state store: .sv/state/services.yml, read without a lock, changed only under the flock.
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { SvError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { HEALTHS, type Health, STATES, type State, type SvEvent, type Wanted } from "../engine/states.ts";
+import { appendEvents } from "../observe/events.ts";
 import { acquireLock } from "./lock.ts";
 
 /** What the store remembers of one unit (a service, or one instance `name.N`). */
@@ -20,6 +21,8 @@ export interface Unit {
   /** Consecutive failed starts, for the restart backoff. */
   failures: number;
   next_restart_at: string | null;
+  /** When the restart policy gave up (max_restarts reached); cleared by the next successful start. */
+  gave_up_at: string | null;
   health_failures: number;
   exit_code: number | null;
   last_error: string | null;
@@ -46,6 +49,7 @@ export function newUnit(): Unit {
     restarts: 0,
     failures: 0,
     next_restart_at: null,
+    gave_up_at: null,
     health_failures: 0,
     exit_code: null,
     last_error: null,
@@ -144,7 +148,7 @@ export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOp
     const result = fn(tx);
     const after = serialize(state);
     if (after !== before) writeAtomic(paths.storeFile, after);
-    if (tx.events.length > 0) appendFileSync(paths.eventsFile, tx.events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    appendEvents(paths, tx.events);
     return result;
   } finally {
     lock.release();

@@ -1,0 +1,142 @@
+// The watchdog pass shared by `sv reconcile` (cron) and `sv watch`: observe, plan, act.
+import type { Service } from "../config/schema.ts";
+import { isSameProcess } from "../runtime/identity.ts";
+import { stopGracefully } from "../runtime/signals.ts";
+import { readState, type StoreState, type Unit } from "../store/store.ts";
+import { commit } from "./commit.ts";
+import type { Ctx } from "./context.ts";
+import { launchUnit, type UnitResult } from "./launch.ts";
+import { allUnits, isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
+import { type Action, planUnit } from "./plan.ts";
+import { note, type SvEvent, transition } from "./states.ts";
+import { stopUnit, recordUnitStopped } from "./stop.ts";
+import { serviceOf } from "./units.ts";
+
+export interface PassOptions extends RefreshOptions {
+  /** Units with work in flight (watch): not planned again until it settles. */
+  busy?: Set<string>;
+  /** Called with each action's promise, so a caller may wait for it (cron) or not (watch). */
+  track?: (unit: string, work: Promise<void>) => void;
+}
+
+/** One line of reconcile output: what changed or what was done. */
+export type Report = (line: string) => void;
+
+/** Plan one unit against a fresh record (inside the lock) — the guard that keeps two reconcilers apart. */
+function replan(ctx: Ctx, svc: Service, unit: Unit): Action | null {
+  return planUnit(svc, unit, Date.now(), isOwnedByOther(unit, ctx.self));
+}
+
+/** One reconcile pass. Returns when every action has been started (and, unless `track` is given, finished). */
+export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions = {}): Promise<StoreState> {
+  const events: SvEvent[] = [];
+  const state = await refresh(ctx, allUnits(ctx).filter((u) => !opts.busy?.has(u)), { probeIf: opts.probeIf, events });
+  for (const e of events) report(`${e.service}: ${e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`}`);
+
+  const now = Date.now();
+  const decisions: { svc: Service; unit: string; action: Action }[] = [];
+  for (const [name, unit] of Object.entries(state.units)) {
+    const svc = ctx.project.services.get(serviceOf(name));
+    if (!svc || opts.busy?.has(name)) continue;
+    const action = planUnit(svc, unit, now, isOwnedByOther(unit, ctx.self));
+    if (action) decisions.push({ svc, unit: name, action });
+  }
+  if (decisions.length === 0) return state;
+
+  await recordDecisions(ctx, decisions.filter((d) => ["schedule", "give-up", "reset-backoff"].includes(d.action.kind)), report);
+  const work: Promise<void>[] = [];
+  for (const d of decisions) {
+    let job: Promise<void> | undefined;
+    if (d.action.kind === "start") job = startUnit(ctx, d.svc, d.unit, d.action.reason, d.action.restart, report);
+    else if (d.action.kind === "restart") job = restartUnhealthy(ctx, d.svc, d.unit, d.action.reason, report);
+    else if (d.action.kind === "stop") job = stopStray(ctx, d.svc, d.unit, d.action.reason, report);
+    if (!job) continue;
+    const guarded = job.catch((e: Error) => report(`${d.unit}: ${e.message}`));
+    if (opts.track) opts.track(d.unit, guarded);
+    else work.push(guarded);
+  }
+  await Promise.all(work);
+  return readState(ctx.paths);
+}
+
+/** Under one lock: backoff schedules, give-ups and resets, each re-checked against the fresh record. */
+async function recordDecisions(ctx: Ctx, decisions: { svc: Service; unit: string; action: Action }[], report: Report): Promise<void> {
+  if (decisions.length === 0) return;
+  const lines = await commit(ctx, (tx) => {
+    const out: string[] = [];
+    for (const d of decisions) {
+      const unit = tx.unit(d.unit);
+      const action = replan(ctx, d.svc, unit);
+      if (action?.kind !== d.action.kind) continue;
+      if (action.kind === "schedule") unit.next_restart_at = new Date(action.at).toISOString();
+      else if (action.kind === "give-up") unit.gave_up_at = new Date().toISOString();
+      else if (action.kind === "reset-backoff") unit.failures = 0;
+      tx.events.push(note(d.unit, unit, action.reason));
+      if (action.kind !== "reset-backoff") out.push(`${d.unit}: ${action.reason}`);
+    }
+    return out;
+  });
+  for (const l of lines) report(l);
+}
+
+/** (Re)start a unit the planner says is due, unless someone else got there first. */
+async function startUnit(ctx: Ctx, svc: Service, unitName: string, reason: string, countRestart: boolean, report: Report): Promise<void> {
+  report(`${unitName}: ${reason}`);
+  const result: UnitResult | null = await launchUnit(ctx, svc, unitName, {
+    reason,
+    countRestart,
+    guard: (u) => replan(ctx, svc, u)?.kind === "start",
+  });
+  if (result === null) return;
+  report(result.to === "error" ? `${unitName}: start failed: ${result.reason}` : `${unitName}: ${result.to} (${result.reason})`);
+}
+
+/** Unhealthy and restartable: stop it (a failure for the backoff), then let the policy start it again. */
+async function restartUnhealthy(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
+  const unit = readState(ctx.paths).units[unitName];
+  if (!unit?.pid || unit.start_ticks === null) return;
+  const { pid, start_ticks: ticks } = unit;
+  report(`${unitName}: ${reason}; restarting`);
+  await stopGracefully(pid, ticks, svc.stopSignal, svc.stopTimeoutMs);
+  const due = await commit(ctx, (tx) => {
+    const fresh = tx.unit(unitName);
+    if (fresh.pid !== pid || fresh.state !== "running") return false;
+    fresh.pid = null;
+    fresh.health = "unknown";
+    fresh.failures += 1;
+    fresh.last_error = reason;
+    tx.events.push(transition(unitName, fresh, "error", `${reason}; stopped for a restart`));
+    return replan(ctx, svc, fresh);
+  });
+  if (due && due.kind === "start") await startUnit(ctx, svc, unitName, due.reason, due.restart, report);
+}
+
+/** Stop a unit that is not wanted up (or whose stopping sv died), claiming it first. */
+async function stopStray(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
+  const claim = await commit(ctx, (tx) => {
+    const unit = tx.unit(unitName);
+    if (replan(ctx, svc, unit)?.kind !== "stop") return null;
+    if (unit.state !== "stopping") tx.events.push(transition(unitName, unit, "stopping", reason));
+    unit.owner_pid = ctx.self.pid;
+    unit.owner_ticks = ctx.self.ticks;
+    return unit.pid !== null && unit.start_ticks !== null ? { unit: unitName, pid: unit.pid, ticks: unit.start_ticks } : null;
+  });
+  if (!claim) return;
+  report(`${unitName}: stopping (${reason})`);
+  const r = await stopUnit(ctx, svc, claim);
+  await commit(ctx, (tx) => recordUnitStopped(tx, r));
+}
+
+/** Is every wanted-up unit running and healthy (oneshots: completed)? The reconcile exit status. */
+export function unhealthyWanted(ctx: Ctx, state: StoreState): string[] {
+  const bad: string[] = [];
+  for (const [name, unit] of Object.entries(state.units)) {
+    const svc = ctx.project.services.get(serviceOf(name));
+    if (!svc || unit.wanted !== "up") continue;
+    const fine =
+      (unit.state === "running" && unit.health !== "unhealthy" && isSameProcess(unit.pid, unit.start_ticks)) ||
+      (unit.state === "completed" && svc.type !== "simple");
+    if (!fine) bad.push(`${name} is ${unit.state}${unit.state === "running" ? ` (${unit.health})` : ""}`);
+  }
+  return bad;
+}
