@@ -1,3 +1,88 @@
 import { defineCommand } from "citty";
-import { SvError } from "../errors.ts";
-export default defineCommand({ meta: { name: "watch" }, run() { throw new SvError("not built yet"); } });
+import { parseDuration } from "../config/fields.ts";
+import { UsageError } from "../errors.ts";
+import { openContext } from "../engine/context.ts";
+import { unitStatuses } from "../engine/report.ts";
+import { watchLoop } from "../engine/watch.ts";
+import { renderFrame } from "../output/live.ts";
+import { output, useColor } from "../output/style.ts";
+import type { StoreState } from "../store/store.ts";
+import { rootArgs } from "./_args.ts";
+
+const RECENT_LINES = 50;
+
+export default defineCommand({
+  meta: {
+    name: "watch",
+    description: "Reconcile continuously (restart crashed and unhealthy services) with a live table; Ctrl-C leaves services running",
+  },
+  args: {
+    ...rootArgs,
+    interval: { type: "string", description: "Full pass (probes, redraw) every", default: "2s", valueHint: "duration" },
+    listen: { type: "string", description: "Also serve the HTTP API and /metrics on ADDR (host:port)", valueHint: "addr" },
+  },
+  async run({ args }) {
+    if (!/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+(\.\d+)?$/.test(args.interval)) {
+      throw new UsageError(`--interval ${args.interval} is not a duration`, 'use e.g. "500ms", "2s", "1m"');
+    }
+    const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(args.interval) ? Number(args.interval) : args.interval);
+    if (intervalMs < 50) throw new UsageError("--interval must be at least 50ms");
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const tty = Boolean(process.stdout.isTTY) && !output.json;
+    const color = useColor();
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    process.on("SIGHUP", stop);
+
+    let api: { url: string; stop(): void | Promise<void> } | undefined;
+    if (args.listen) {
+      const { startApi } = await import("../observe/api.ts");
+      api = await startApi({ ctx, listen: args.listen });
+    }
+
+    const lastEvent = new Map<string, string>();
+    const recent: string[] = [];
+    let state: StoreState | undefined;
+    const time = () => new Date().toISOString().slice(11, 19);
+    const report = (line: string) => {
+      const unit = line.slice(0, line.indexOf(":"));
+      lastEvent.set(unit, line.slice(unit.length + 2));
+      recent.push(`${time()} ${line}`);
+      if (recent.length > RECENT_LINES) recent.shift();
+      if (!tty && !output.quiet) console.log(output.json ? JSON.stringify({ ts: new Date().toISOString(), line }) : `${time()} ${line}`);
+    };
+    const draw = () => {
+      if (!tty || !state) return;
+      const frame = renderFrame({
+        title: `sv watch  ${ctx.project.root}  ${time()}  every ${args.interval}${api ? `  api ${api.url}` : ""}`,
+        rows: unitStatuses(ctx.project, state),
+        lastEvent,
+        recent,
+        width: process.stdout.columns || 80,
+        height: process.stdout.rows || 24,
+        color,
+      });
+      process.stdout.write(`\x1b[H${frame.split("\n").join("\x1b[K\n")}\x1b[K\x1b[J`);
+    };
+    if (tty) process.stdout.write("\x1b[?1049h\x1b[?25l");
+    else if (!output.quiet && !output.json) console.log(`${time()} watching ${ctx.project.services.size} services in ${ctx.project.root} (Ctrl-C to stop; services keep running)`);
+    const redraw = setInterval(draw, 1000);
+    try {
+      await watchLoop(ctx, {
+        intervalMs,
+        report,
+        onState: (s) => {
+          state = s;
+          draw();
+        },
+        signal: abort.signal,
+      });
+    } finally {
+      clearInterval(redraw);
+      await api?.stop();
+      if (tty) process.stdout.write("\x1b[?25h\x1b[?1049l");
+    }
+  },
+});
