@@ -102,6 +102,7 @@ function report(error: unknown): number {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // A command may set process.exitCode (sv exec passes on its child's code).
+  (code) => process.exit(typeof process.exitCode === "number" && process.exitCode !== 0 ? process.exitCode : code),
   (error) => process.exit(report(error)),
 );

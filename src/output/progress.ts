@@ -70,9 +70,9 @@ async function listrReporter(): Promise<ClosableReporter> {
 }
 
 /** The reporter for this invocation's output settings. */
-export async function createReporter(): Promise<ClosableReporter> {
+export async function createReporter(stream: NodeJS.WriteStream = process.stdout): Promise<ClosableReporter> {
   if (output.quiet) return { plan() {}, update() {}, async close() {} };
   if (output.json) return plainReporter(process.stderr);
-  if (process.stdout.isTTY && !process.env.CI && process.env.TERM !== "dumb") return listrReporter();
-  return plainReporter(process.stdout);
+  if (stream === process.stdout && stream.isTTY && !process.env.CI && process.env.TERM !== "dumb") return listrReporter();
+  return plainReporter(stream);
 }
