@@ -53,12 +53,14 @@ export async function runGraph<T>(run: GraphRun<T>): Promise<Map<string, Outcome
 
   while (waiting.size > 0 || inflight.size > 0) {
     const startable: string[] = [];
+    let skippedAny = false;
     for (const node of [...waiting]) {
       const pre = run.prerequisites(node).filter((p) => run.nodes.includes(p.name));
       const failed = pre.find((p) => p.hard && outcomes.has(p.name) && !outcomes.get(p.name)!.ok);
       if (failed) {
         waiting.delete(node);
         settle(node, { ok: false, skipped: true, message: `skipped: ${failed.name} failed` });
+        skippedAny = true;
         continue;
       }
       if (pre.every(satisfied) && inflight.size + startable.length < run.maxParallel) startable.push(node);
@@ -85,6 +87,8 @@ export async function runGraph<T>(run: GraphRun<T>): Promise<Map<string, Outcome
       }
       continue;
     }
+    // A skip dooms its own dependents too, and they may have been looked at before it: look again.
+    if (skippedAny) continue;
     if (inflight.size === 0) {
       if (waiting.size > 0) throw new Error(`bug: no progress possible for ${[...waiting].join(", ")}`);
       continue;

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 export const REPO = resolve(import.meta.dir, "../..");
-export const SV = join(REPO, "dist/sv");
+/** The compiled sv under test; SV_BIN overrides it (e.g. a binary built from a clean checkout). */
+export const SV = process.env.SV_BIN ?? join(REPO, "dist/sv");
 export const BUN = process.execPath;
 export const FIXTURES = join(REPO, "test/fixtures");
 
