@@ -127,7 +127,10 @@ function parseLines(data: Buffer): SvEvent[] {
 function matcher(services: string[] | undefined): (e: SvEvent) => boolean {
   if (!services || services.length === 0) return () => true;
   const names = new Set(services);
-  return (e) => names.has(e.service) || names.has(e.service.slice(0, e.service.lastIndexOf(".")));
+  return (e) => {
+    const dot = e.service.lastIndexOf(".");
+    return names.has(e.service) || (dot !== -1 && names.has(e.service.slice(0, dot)));
+  };
 }
 
 /**
