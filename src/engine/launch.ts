@@ -23,6 +23,8 @@ export interface UnitResult {
   reason: string;
   exitCode: number | null;
   durationMs: number;
+  /** A run of a multi-shot service. */
+  run?: boolean;
 }
 
 export interface Launched {
@@ -85,6 +87,7 @@ export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Pr
     reason,
     exitCode: exit?.code ?? null,
     durationMs: performance.now() - t0,
+    run: svc.type === "multi-shot",
   });
   const exitReason = () => (exit!.signal ? `${unitName} was killed by ${exit!.signal}` : `${unitName} exited with code ${exit!.code}`);
   const hardDeadline = t0 + ctx.project.defaultTimeoutMs;
@@ -154,6 +157,8 @@ export function recordUnitResult(tx: Tx, r: UnitResult): string | null {
       unit.failures = 0;
       unit.gave_up_at = null;
     }
+    // A finished multi-shot run is history, not a wish: reconcile must not keep judging it.
+    if (r.run) unit.wanted = "down";
   }
   tx.events.push(transition(r.unit, unit, r.to, r.reason));
   return null;

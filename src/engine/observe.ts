@@ -24,8 +24,8 @@ export function isOwnedByOther(unit: Unit, self: Ctx["self"]): boolean {
 }
 
 /** Every unit name of the configured services. */
-export function allUnits(ctx: Ctx): string[] {
-  return [...ctx.project.services.values()].flatMap(unitNames);
+export function allUnits(ctx: Ctx, state: StoreState = readState(ctx.paths)): string[] {
+  return [...ctx.project.services.values()].flatMap((svc) => unitNames(svc, state));
 }
 
 /** Observe `units` without holding the lock: liveness for all, a probe for live running ones (where `probeIf` allows). */

@@ -23,7 +23,7 @@ export interface UnitStatus {
 export function unitStatuses(project: Project, state: StoreState, services?: string[], now = Date.now()): UnitStatus[] {
   const names = services ?? [...project.services.keys()];
   return names.flatMap((name) =>
-    unitNames(project.services.get(name)!).map((unitName): UnitStatus => {
+    unitNames(project.services.get(name)!, state).map((unitName): UnitStatus => {
       const svc = project.services.get(serviceOf(unitName))!;
       const u = state.units[unitName];
       const up = u?.state === "running" || u?.state === "starting";

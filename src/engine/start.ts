@@ -8,7 +8,7 @@ import type { Ctx } from "./context.ts";
 import { awaitStarted, isDeferred, reapLeftovers, type Launched, launchUnit, recordUnitResult, spawnUnit, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh } from "./observe.ts";
 import { runGraph, type Outcome, type Prerequisite } from "./orchestrate.ts";
-import { unitNames } from "./units.ts";
+import { nextRunName, unitNames } from "./units.ts";
 
 type UnitClaim = { unit: string; launched?: Launched; other?: true; deferred?: true };
 
@@ -50,7 +50,9 @@ function prerequisitesOf(ctx: Ctx, node: string): Prerequisite[] {
 function claimService(ctx: Ctx, tx: Tx, name: string): UnitClaim[] | Outcome {
   const svc = ctx.project.services.get(name)!;
   const claims: UnitClaim[] = [];
-  for (const unitName of unitNames(svc)) {
+  // Every trigger of a multi-shot service is a new run with a unit of its own.
+  const units = svc.type === "multi-shot" ? [startRun(tx, svc)] : unitNames(svc);
+  for (const unitName of units) {
     const unit = tx.unit(unitName);
     unit.wanted = "up";
     const live = isSameProcess(unit.pid, unit.start_ticks);
@@ -70,6 +72,16 @@ function claimService(ctx: Ctx, tx: Tx, name: string): UnitClaim[] | Outcome {
   if (claims.length === 0) return { ok: true, message: `already ${svc.type === "oneshot" ? "completed" : "running"}` };
   ctx.reporter.update(name, "starting", "starting");
   return claims;
+}
+
+/** Finished runs of a multi-shot service kept in the store (and shown by status). */
+const KEEP_RUNS = 10;
+
+/** Under the lock: a new run of a multi-shot service; forget the oldest finished runs. */
+function startRun(tx: Tx, svc: Service): string {
+  const finished = unitNames(svc, tx.state).filter((u) => ["completed", "error", "stopped"].includes(tx.state.units[u]!.state));
+  for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_RUNS + 1))) delete tx.state.units[old];
+  return nextRunName(svc, tx.state);
 }
 
 /** Outside the lock: wait for every unit of the service to be ready (or to fail). */

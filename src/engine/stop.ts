@@ -30,10 +30,10 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
   const targets = [...withDependents(ctx.project, requested)];
   ctx.reporter.plan(targets);
   const state = readState(ctx.paths);
-  await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!)).map((u) => state.units[u]));
+  await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).map((u) => state.units[u]));
   // Wanted down first, for all of them: a reconciler must not revive what we are about to stop.
   await commit(ctx, (tx) => {
-    for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!)) tx.unit(u).wanted = "down";
+    for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!, tx.state)) tx.unit(u).wanted = "down";
   });
   return runGraph<StopClaim[]>({
     nodes: targets,
@@ -53,7 +53,7 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
 /** Under the lock: mark wanted down; running/starting units go to stopping, owned by us. */
 function claimStop(ctx: Ctx, tx: Tx, svc: Service): StopClaim[] | Outcome {
   const claims: StopClaim[] = [];
-  for (const name of unitNames(svc)) {
+  for (const name of unitNames(svc, tx.state)) {
     const unit = tx.unit(name);
     unit.wanted = "down";
     unit.next_restart_at = null;

@@ -1,9 +1,24 @@
 // Units: the processes of a service (one, or `name.0` … with instances), and the environment each gets.
 import type { Project, Service } from "../config/schema.ts";
 
-/** The unit names of a service: `api`, or `api.0`, `api.1` … when it has several instances. */
-export function unitNames(svc: Service): string[] {
+/**
+ * The unit names of a service: `api`, or `api.0`, `api.1` … when it has several instances. A multi-shot
+ * service has one unit per run (`job.1`, `job.2` …), found in the store `state` when it is given.
+ */
+export function unitNames(svc: Service, state?: { units: Record<string, unknown> }): string[] {
+  if (svc.type === "multi-shot") {
+    const prefix = `${svc.name}.`;
+    return Object.keys(state?.units ?? {})
+      .filter((u) => u.startsWith(prefix) && /^\d+$/.test(u.slice(prefix.length)))
+      .sort((a, b) => instanceOf(a) - instanceOf(b));
+  }
   return svc.instances === 1 ? [svc.name] : Array.from({ length: svc.instances }, (_, i) => `${svc.name}.${i}`);
+}
+
+/** The unit name of a new run of a multi-shot service: one past the highest recorded. */
+export function nextRunName(svc: Service, state: { units: Record<string, unknown> }): string {
+  const runs = unitNames(svc, state);
+  return `${svc.name}.${runs.length === 0 ? 1 : instanceOf(runs[runs.length - 1]!) + 1}`;
 }
 
 /** The instance number of a unit name (0 for a single-instance service). */
