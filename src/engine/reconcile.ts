@@ -10,7 +10,9 @@ import { allUnits, isOwnedByOther, refresh, type RefreshOptions } from "./observ
 import { type Action, planUnit } from "./plan.ts";
 import { note, type SvEvent, transition } from "./states.ts";
 import { stopUnit, recordUnitStopped } from "./stop.ts";
-import { serviceOf } from "./units.ts";
+import { serviceOf, unitNames } from "./units.ts";
+import { logFile } from "../paths.ts";
+import { rotateLog } from "../runtime/logs.ts";
 
 export interface PassOptions extends RefreshOptions {
   /** Units with work in flight (watch): not planned again until it settles. */
@@ -33,6 +35,7 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   const state = await refresh(ctx, allUnits(ctx).filter((u) => !opts.busy?.has(u)), { probeIf: opts.probeIf, events });
   for (const e of events) report(`${e.service}: ${e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`}`);
 
+  rotateLogs(ctx, state, report);
   const now = Date.now();
   const decisions: { svc: Service; unit: string; action: Action }[] = [];
   for (const [name, unit] of Object.entries(state.units)) {
@@ -57,6 +60,16 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   }
   await Promise.all(work);
   return readState(ctx.paths);
+}
+
+/** Rotate every unit's log that outgrew its service's log.max_size (copy-truncate: writers keep their fd). */
+function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
+  for (const svc of ctx.project.services.values()) {
+    for (const unit of unitNames(svc, state)) {
+      const r = rotateLog(logFile(ctx.paths, unit), svc.log.maxSizeBytes, svc.log.keep);
+      if (r.rotated) report(`${unit}: log rotated (${(r.bytes / 1024 / 1024).toFixed(1)} MiB)`);
+    }
+  }
 }
 
 /** Under one lock: backoff schedules, give-ups and resets, each re-checked against the fresh record. */
