@@ -6,6 +6,7 @@ import type { SvEvent } from "../engine/states.ts";
 import { serviceOf, unitNames } from "../engine/units.ts";
 import { UsageError } from "../errors.ts";
 import { followEvents, readEvents } from "../observe/events.ts";
+import { readState } from "../store/store.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
 
@@ -35,13 +36,9 @@ export function formatEvent(e: SvEvent, opts: { nameWidth?: number; color?: bool
   return `${paint(formatTimestamp(e.ts), "gray", color)}  ${e.service.padEnd(opts.nameWidth ?? 0)}  ${painted}  ${e.reason}${pid}`.trimEnd();
 }
 
-/** Names on the command line: services, or single units (`api.0`). */
+/** Names on the command line: services, or single units (`api.0`, or a past run `job.7`, which may be gone from the store). */
 function resolveFilter(project: Project, names: string[]): string[] {
-  return names.map((name) => {
-    const owner = project.services.get(serviceOf(name));
-    if (!project.services.has(name) && owner && unitNames(owner).includes(name)) return name;
-    return resolveNames(project, [name])[0]!;
-  });
+  return names.map((name) => (/\.\d+$/.test(name) && project.services.has(serviceOf(name)) ? name : resolveNames(project, [name])[0]!));
 }
 
 function parseLines(value: string | undefined): number {
@@ -68,7 +65,8 @@ export default defineCommand({
     const last = parseLines(args.lines);
     const services = resolveFilter(ctx.project, positionals(args));
     const color = useColor();
-    const nameWidth = Math.max(0, ...[...ctx.project.services.values()].flatMap(unitNames).map((n) => n.length));
+    const state = readState(ctx.paths);
+    const nameWidth = Math.max(0, ...[...ctx.project.services.values()].flatMap((svc) => unitNames(svc, state)).map((n) => n.length));
     const print = (e: SvEvent) => console.log(output.json ? JSON.stringify(e) : formatEvent(e, { nameWidth, color }));
 
     if (!args.follow) {

@@ -22,7 +22,7 @@ export interface MetricFamily {
 
 /**
  * The metric families for the current state. Per-unit series carry `service` (the service name) and
- * `unit` (the name `sv status` shows: `api`, or `api.0`, `api.1` … with instances).
+ * `unit` (the name `sv status` shows: `api`; `api.0`, `api.1` … with instances; `job.7` for a multi-shot run).
  */
 export function collectMetrics(project: Project, state: StoreState, now = Date.now()): MetricFamily[] {
   const family = (name: string, type: MetricType, help: string): MetricFamily => ({ name, help, type, samples: [] });
@@ -36,7 +36,7 @@ export function collectMetrics(project: Project, state: StoreState, now = Date.n
 
   const counts = new Map<string, number>(STATES.map((s) => [s, 0]));
   for (const svc of project.services.values()) {
-    for (const unitName of unitNames(svc)) {
+    for (const unitName of unitNames(svc, state)) {
       const u = state.units[unitName];
       const labels = { service: svc.name, unit: unitName };
       const st = u?.state ?? "stopped";
