@@ -21,6 +21,8 @@ export function isOurGroup(pgid: number, startTicks: number): boolean {
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  // kill(-1) reaches every process we may signal and kill(-0) our own group: never, whatever a record says.
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new Error(`bug: refusing to signal process group ${pgid}`);
   try {
     process.kill(-pgid, signal);
   } catch (e) {

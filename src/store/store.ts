@@ -62,7 +62,20 @@ export function newUnit(): Unit {
 /** The current state, read without the lock (writes are atomic renames, so it is never torn). */
 export function readState(paths: Paths): StoreState {
   if (!existsSync(paths.storeFile)) return { version: 1, units: {} };
-  return parseState(readFileSync(paths.storeFile, "utf8"), paths);
+  return parseState(readStoreText(paths), paths);
+}
+
+/** The store file's text; an unreadable file (a directory, no permission) is a clear error, not a crash. */
+function readStoreText(paths: Paths): string {
+  try {
+    return readFileSync(paths.storeFile, "utf8");
+  } catch (e) {
+    const file = relative(process.cwd(), paths.storeFile) || paths.storeFile;
+    throw new SvError(`the state file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      hint: `check that ${file} is a readable file; if it is damaged, move it aside (mv ${file} ${file}.bad)`,
+      cause: e,
+    });
+  }
 }
 
 function corrupt(paths: Paths, why: string): SvError {
@@ -71,6 +84,36 @@ function corrupt(paths: Paths, why: string): SvError {
     hint: `move it aside (mv ${file} ${file}.bad) and run \`sv status\`; your service definitions are untouched, but sv forgets the processes it started, so stop them by hand if they still run`,
   });
 }
+
+const isNull = (v: unknown) => v === null;
+const PID = { what: "a number (a process id above 1)", ok: (v: unknown) => isNull(v) || (Number.isSafeInteger(v) && (v as number) > 1) };
+const INT_OR_NULL = { what: "a number", ok: (v: unknown) => isNull(v) || Number.isSafeInteger(v) };
+const COUNT = { what: "a whole number ≥ 0", ok: (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 };
+const TIMESTAMP = { what: "a timestamp", ok: (v: unknown) => isNull(v) || (typeof v === "string" && !Number.isNaN(Date.parse(v))) };
+const TEXT = { what: "text", ok: (v: unknown) => isNull(v) || typeof v === "string" };
+const SECONDS = { what: "a number of seconds", ok: (v: unknown) => isNull(v) || (typeof v === "number" && Number.isFinite(v) && v >= 0) };
+
+/**
+ * Field types of a unit record beyond its enums. A hand-edited value of the wrong type would otherwise
+ * surface far away (pid "abc" never matches, restarts "lots" + 1), or worse: pid 1 would be signalled as
+ * group -1, which is every process on the machine.
+ */
+const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) => boolean }>> = {
+  pid: PID,
+  start_ticks: INT_OR_NULL,
+  owner_pid: PID,
+  owner_ticks: INT_OR_NULL,
+  exit_code: INT_OR_NULL,
+  restarts: COUNT,
+  failures: COUNT,
+  health_failures: COUNT,
+  since: TIMESTAMP,
+  started_at: TIMESTAMP,
+  next_restart_at: TIMESTAMP,
+  gave_up_at: TIMESTAMP,
+  last_error: TEXT,
+  start_duration_s: SECONDS,
+};
 
 function parseState(text: string, paths: Paths): StoreState {
   let data: unknown;
@@ -92,7 +135,8 @@ function parseState(text: string, paths: Paths): StoreState {
     if (!STATES.includes(unit.state)) throw corrupt(paths, `services.${name}.state "${unit.state}" is not a state`);
     if (!HEALTHS.includes(unit.health)) throw corrupt(paths, `services.${name}.health "${unit.health}" is not a health`);
     if (unit.wanted !== "up" && unit.wanted !== "down") throw corrupt(paths, `services.${name}.wanted must be up or down`);
-    if (unit.pid !== null && !Number.isInteger(unit.pid)) throw corrupt(paths, `services.${name}.pid must be a number`);
+    const bad = Object.entries(FIELD_CHECKS).find(([field, check]) => !check.ok((unit as unknown as Record<string, unknown>)[field]));
+    if (bad) throw corrupt(paths, `services.${name}.${bad[0]} must be ${bad[1].what}`);
     units[name] = unit;
   }
   return { version: 1, units };
@@ -142,7 +186,7 @@ export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOp
   mkdirSync(dirname(paths.storeFile), { recursive: true });
   const lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
   try {
-    const before = existsSync(paths.storeFile) ? readFileSync(paths.storeFile, "utf8") : "";
+    const before = existsSync(paths.storeFile) ? readStoreText(paths) : "";
     const state = before ? parseState(before, paths) : { version: 1 as const, units: {} };
     const tx: Tx = { state, events: [], unit: (name) => (state.units[name] ??= newUnit()) };
     const result = fn(tx);

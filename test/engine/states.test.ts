@@ -32,7 +32,7 @@ test("the table is exactly the SPEC's", () => {
 
 describe("allowed moves change the state and return the event", () => {
   test.each(ALLOWED)("%s -> %s", (from, to) => {
-    const unit = { state: from, since: null, pid: 42 };
+    const unit: { state: State; since: string | null; pid: number } = { state: from, since: null, pid: 42 };
     expect(canTransition(from, to)).toBe(true);
     const event = transition("api", unit, to, "because", NOW);
     expect(event).toEqual({ ts: NOW.toISOString(), service: "api", from, to, reason: "because", pid: 42 });

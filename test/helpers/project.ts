@@ -34,22 +34,27 @@ export function tempProject(files: Record<string, string> = {}): TempProject {
 /**
  * Kill every process group recorded in a project's store: tests never leak services. A group is skipped
  * when its leader's pid now belongs to a process with another start time (the kernel never reuses a pid
- * while a group with that id exists, so that group is gone and the pid is someone else's).
+ * while a group with that id exists, so that group is gone and the pid is someone else's), and when the
+ * store is unreadable or has no start time for it (a deliberately mangled store holds no real processes).
  */
 export function killRecorded(root: string): void {
   const store = join(root, ".sv/state/services.yml");
   if (!existsSync(store)) return;
-  const text = readFileSync(store, "utf8");
   let recorded: { pid: number; ticks: number | null }[];
   try {
+    const text = readFileSync(store, "utf8");
     const units = Object.values((Bun.YAML.parse(text) as { services?: Record<string, { pid?: unknown; start_ticks?: unknown }> }).services ?? {});
     recorded = units.filter((u) => typeof u?.pid === "number").map((u) => ({ pid: u.pid as number, ticks: typeof u.start_ticks === "number" ? u.start_ticks : null }));
   } catch {
-    recorded = [...text.matchAll(/^\s+pid: (\d+)$/gm)].map((m) => ({ pid: Number(m[1]), ticks: null }));
+    return;
   }
   for (const { pid, ticks } of recorded) {
+    // kill(-1) is every process we may signal, kill(-0) our own group: a mangled store must never get there.
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    // Without a recorded start time we cannot tell our group from someone else's: leave it.
+    if (ticks === null) continue;
     const now = startTicksOf(pid);
-    if (ticks !== null && now !== null && now !== ticks) continue;
+    if (now !== null && now !== ticks) continue;
     try {
       process.kill(-pid, "SIGKILL");
     } catch {}
@@ -151,6 +156,7 @@ export function startTicksOf(pid: number): number | null {
  * Only while it is still the same process (its start time matches), so a reused pid is never hit.
  */
 export function killAfterTest(pid: number): void {
+  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) throw new Error(`killAfterTest: refusing pid ${pid}`);
   const ticks = startTicksOf(pid);
   cleanups.push(() => {
     if (ticks === null || startTicksOf(pid) !== ticks) return;

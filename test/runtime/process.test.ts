@@ -1,0 +1,157 @@
+// Real processes: own session and group, surviving sv and the terminal, whole-group stops, SIGKILL after
+// stop_timeout, and a recorded pid reused by an unrelated process.
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readStat } from "../../src/runtime/identity.ts";
+import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, status, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+
+const log = (root: string, unit: string) => {
+  const file = join(root, ".sv/log", `${unit}.log`);
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+};
+
+test("a service runs in its own session and process group, and outlives the sv that started it", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/db.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port }));
+  const up = Bun.spawn([SV, "up"], { cwd: p.root, env: { ...process.env, NO_COLOR: "1", CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+  expect(await up.exited).toBe(0);
+  const { pid } = await unitStatus(p.root, "db");
+  const stat = readStat(pid!)!;
+  expect({ sid: stat.sid, pgid: stat.pgid }).toEqual({ sid: pid!, pgid: pid! });
+  // Its parent is no longer the sv that spawned it (that one has exited).
+  expect(stat.ppid).not.toBe(up.pid);
+  expect(isAlive(up.pid)).toBe(false);
+  expect(await isListening(port)).toBe(true);
+  expect(log(p.root, "db")).toBe(`ready on ${port}\n`);
+});
+
+test("a service survives the terminal closing: sv up inside tmux, then kill the tmux server", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/db.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port }));
+  const socket = `sv-test-${process.pid}-${port}`;
+  const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // A real terminal: sv up draws its listr2 list on the tty, then the shell keeps the session alive.
+  // The control is an ordinary background job of that shell: the hangup must kill it, or this proves nothing.
+  const control = `${BUN} ${fixture("tcp-server.ts")} ${freePort()} & echo $! > ${p.root}/control.pid`;
+  const script = `cd ${p.root} || exit 1; ${control}; ${SV} up --root ${p.root}; echo $? > ${p.root}/up.rc; exec sleep 1000`;
+  const started = tmux("new-session", "-d", "-s", "sv", "-c", p.root, "-x", "120", "-y", "30", "env", "-u", "CI", "TERM=xterm-256color", "sh", "-c", script);
+  expect(started.exitCode).toBe(0);
+  try {
+    await waitFor(() => existsSync(join(p.root, "up.rc")) && readFileSync(join(p.root, "up.rc"), "utf8").endsWith("\n"), "sv up in tmux finished");
+    expect(readFileSync(join(p.root, "up.rc"), "utf8")).toBe("0\n");
+    const panePid = Number(tmux("display-message", "-p", "-t", "sv", "#{pane_pid}").stdout.toString().trim());
+    expect(isAlive(panePid)).toBe(true);
+    const controlPid = Number(readFileSync(join(p.root, "control.pid"), "utf8"));
+    killAfterTest(controlPid);
+    expect(isAlive(controlPid)).toBe(true);
+    const { pid } = await unitStatus(p.root, "db");
+
+    expect(tmux("kill-server").exitCode).toBe(0);
+    // The pane's shell and its background job got SIGHUP and died with the terminal; the service did not.
+    await waitFor(() => !isAlive(panePid) && !isAlive(controlPid), "the tmux pane's shell and the control to die");
+    expect(isAlive(pid!)).toBe(true);
+    expect(await isListening(port)).toBe(true);
+    expect(await unitStatus(p.root, "db")).toMatchObject({ state: "running", pid });
+  } finally {
+    tmux("kill-server");
+  }
+});
+
+test("sv down leaves none of a service's background grandchildren behind", async () => {
+  const p = tempProject();
+  const pidsFile = join(p.root, "children");
+  p.write("services/forker.yml", JSON.stringify({ command: ["sh", fixture("forker.sh"), pidsFile] }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  await waitFor(() => existsSync(pidsFile), "forker to write its children's pids");
+  const { pid } = await unitStatus(p.root, "forker");
+  const children = readFileSync(pidsFile, "utf8").trim().split(" ").map(Number);
+  expect(children).toHaveLength(3);
+  for (const c of children) {
+    expect(isAlive(c)).toBe(true);
+    expect(readStat(c)!.pgid).toBe(pid!);
+  }
+  // One of them was orphaned through a subshell: its parent is no longer the service.
+  expect(children.filter((c) => readStat(c)!.ppid !== pid)).toHaveLength(1);
+
+  const down = await sv(p.root, ["down"]);
+  expect(down).toEqual({ code: 0, stdout: "✓ forker stopped\n", stderr: "" });
+  for (const c of [pid!, ...children]) expect(isAlive(c)).toBe(false);
+});
+
+test("a service that ignores SIGTERM is killed with SIGKILL after stop_timeout, and the message says so", async () => {
+  const p = tempProject();
+  p.write("services/stubborn.yml", JSON.stringify({ command: ["sh", fixture("ignore-term.sh")], stop_timeout: "300ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  await waitFor(() => log(p.root, "stubborn") === "ready\n", "stubborn to ignore SIGTERM");
+  const { pid } = await unitStatus(p.root, "stubborn");
+  const down = await sv(p.root, ["down"]);
+  expect(down).toEqual({ code: 0, stdout: "✓ stubborn stopped (stubborn did not stop within 300 ms and was killed with SIGKILL)\n", stderr: "" });
+  expect(isAlive(pid!)).toBe(false);
+  expect(await unitStatus(p.root, "stubborn")).toMatchObject({ state: "stopped", pid: null });
+});
+
+test("a service that stops on SIGTERM is not reported as killed", async () => {
+  const p = tempProject();
+  p.write("services/polite.yml", JSON.stringify({ command: ["sleep", "1000"], stop_timeout: "10s" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  expect(await sv(p.root, ["down"])).toEqual({ code: 0, stdout: "✓ polite stopped\n", stderr: "" });
+});
+
+/**
+ * Kill `pid`, wait until the kernel has released it, then start an unrelated `sleep` that gets the same pid
+ * (writing ns_last_pid just before the fork; we are root). Retries, since other processes may take it first.
+ */
+async function reusePid(pid: number): Promise<number> {
+  process.kill(pid, "SIGKILL");
+  await waitFor(() => !existsSync(`/proc/${pid}`), `pid ${pid} to be reaped`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const r = Bun.spawnSync(["sh", fixture("take-pid.sh"), String(pid)], { stdio: ["ignore", "pipe", "pipe"] });
+    const got = Number(r.stdout.toString().trim());
+    if (r.exitCode !== 0 || !got) throw new Error(`take-pid.sh failed: ${r.stderr}`);
+    killAfterTest(got);
+    if (got === pid) {
+      // `$!` is printed right after the fork: wait for the child to be in its own session.
+      await waitFor(() => readStat(got)?.sid === got, `pid ${got} to call setsid`);
+      return got;
+    }
+    process.kill(got, "SIGKILL");
+  }
+  throw new Error(`could not get pid ${pid} reused`);
+}
+
+test("a recorded pid reused by an unrelated process is reported not running", async () => {
+  const p = tempProject();
+  p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const { pid } = await unitStatus(p.root, "victim");
+  const impostor = await reusePid(pid!);
+  const stat = readStat(impostor)!;
+  // The impostor leads its own group, so signalling the recorded group would hit it.
+  expect({ pgid: stat.pgid, sid: stat.sid }).toEqual({ pgid: pid!, sid: pid! });
+
+  const s = await unitStatus(p.root, "victim");
+  expect({ state: s.state, pid: s.pid, last_error: s.last_error }).toEqual({ state: "error", pid: null, last_error: "exited unexpectedly (exit status unknown: sv was not its parent)" });
+  expect((await sv(p.root, ["down"])).code).toBe(0);
+  expect(isAlive(impostor)).toBe(true);
+  expect(readStat(impostor)!.startTicks).toBe(stat.startTicks);
+});
+
+test("sv down never signals a recorded pid that now belongs to an unrelated process", async () => {
+  const p = tempProject();
+  p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no", stop_timeout: "300ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const { pid } = await unitStatus(p.root, "victim");
+  const impostor = await reusePid(pid!);
+  const ticks = readStat(impostor)!.startTicks;
+
+  // Straight to down: the store still says running with that pid.
+  const down = await sv(p.root, ["down"]);
+  expect(down.code).toBe(0);
+  expect(down.stdout).not.toContain("SIGKILL");
+  expect(isAlive(impostor)).toBe(true);
+  expect(readStat(impostor)!.startTicks).toBe(ticks);
+  expect((await status(p.root)).map((s) => [s.name, s.state, s.pid])).toEqual([["victim", "stopped", null]]);
+});
