@@ -1,103 +1,107 @@
 // The valibot schemas for what users write (services/*.yml, sv.yml) and the types they produce.
 import { constants } from "node:os";
 import * as v from "valibot";
+import { Bool, Duration, NonEmpty, Size, Text, atLeast, byKind, fail, isRecord, numeric, strict } from "./fields.ts";
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
-const SIZE_PATTERN = /^(\d+(\.\d+)?)\s*([kmgt]i?b?|b)?$/i;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const UNIT_BYTES: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+export const NAME_RULE = "names match [a-z0-9][a-z0-9_-]{0,62}";
 
-/** "250ms", "2s", "1m30s", "1h" or a number of seconds -> milliseconds. */
-export function parseDuration(value: string | number): number {
-  if (typeof value === "number") return value * 1000;
-  let total = 0;
-  for (const [, n, , unit] of value.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(n) * UNIT_MS[unit!]!;
-  return total;
-}
+/** The message for a name that does not match NAME_PATTERN. */
+export const badName = (name: string) => `"${name}" is not a valid service name (${NAME_RULE})`;
 
-/** "512M", "10MiB", "1G", 4096 -> bytes. */
-export function parseSize(value: string | number): number {
-  if (typeof value === "number") return value;
-  const [, n, unit = ""] = SIZE_PATTERN.exec(value.trim())!;
-  return Math.round(Number(n) * UNIT_BYTES[unit.toLowerCase().charAt(0) === "b" ? "b" : unit.toLowerCase().charAt(0)]!);
-}
+const NameKey = v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => badName(String(issue.input))));
+const Name = byKind({ string: NameKey }, "must be a service name");
+const oneOf = <const T extends readonly string[]>(options: T) =>
+  v.picklist(options, (issue) => `must be one of ${options.join(", ")}${typeof issue.input === "string" ? ` (got "${issue.input}")` : ""}`);
 
-const Duration = v.pipe(
-  v.union(
-    [
-      v.pipe(v.number(), v.minValue(0, "must not be negative")),
-      v.pipe(v.string(), v.regex(DURATION_PATTERN, "is not a duration")),
-    ],
-    'must be a duration like "250ms", "2s", "1m" or a number of seconds',
-  ),
-  v.transform(parseDuration),
-);
-
-const Size = v.pipe(
-  v.union(
-    [v.pipe(v.number(), v.integer(), v.minValue(1)), v.pipe(v.string(), v.regex(SIZE_PATTERN))],
-    'must be a size like "512M", "1G" or a number of bytes',
-  ),
-  v.transform(parseSize),
-);
-
-const Name = v.pipe(v.string(), v.regex(NAME_PATTERN, "must match [a-z0-9][a-z0-9_-]{0,62}"));
-const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
-// Numbers may arrive as strings after ${VAR} interpolation ("port: ${API_PORT:-8080}").
-const NumberLike = v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number))], "must be a number");
-const Port = v.pipe(NumberLike, v.integer("must be a whole number"), v.minValue(1, "must be 1-65535"), v.maxValue(65535, "must be 1-65535"));
-const Count = v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must not be negative"));
+const Port = numeric("must be a port number (1-65535)", 1, 65535);
+const HttpUrl = byKind({ string: v.pipe(v.string(), v.regex(/^https?:\/\/[^\s/]+/, "must be an http(s) URL")) }, "must be an http(s) URL");
 
 const SIGNALS = Object.keys(constants.signals);
-const Signal = v.pipe(
-  v.string(),
-  v.transform((s) => (s.toUpperCase().startsWith("SIG") ? s.toUpperCase() : `SIG${s.toUpperCase()}`)),
-  v.check((s) => SIGNALS.includes(s), "is not a signal name (e.g. SIGTERM, SIGINT, SIGQUIT)"),
+const SIGNAL_MESSAGE = "must be a signal name like SIGTERM, SIGINT or SIGHUP";
+/** "SIGTERM", "sigterm", "TERM" -> "SIGTERM". */
+const Signal = byKind(
+  {
+    string: v.pipe(
+      v.string(),
+      v.transform((s) => (s.toUpperCase().startsWith("SIG") ? s.toUpperCase() : `SIG${s.toUpperCase()}`)),
+      v.check((s) => SIGNALS.includes(s), SIGNAL_MESSAGE),
+    ),
+  },
+  SIGNAL_MESSAGE,
 );
 
-const Command = v.union(
-  [NonEmpty, v.pipe(v.array(v.string()), v.minLength(1, "must not be empty"))],
-  "must be a string (run by /bin/sh -c) or a list (argv, no shell)",
+const COMMAND_MESSAGE = "must be a string (run by /bin/sh -c) or a list (argv, no shell)";
+/** A shell string, or an argv list (numbers in it are taken as written: [sleep, 5]). */
+const Command = byKind(
+  {
+    string: v.pipe(v.string(), v.check((s) => s.trim() !== "", "must not be empty")),
+    list: v.pipe(
+      v.array(byKind({ string: v.string(), number: v.pipe(v.number(), v.transform(String)) }, "each argument must be a string")),
+      v.minLength(1, "must not be empty"),
+      v.check((argv) => argv.length === 0 || argv[0]!.trim() !== "", "the program (first item) must not be empty"),
+    ),
+  },
+  COMMAND_MESSAGE,
 );
 
 export const CONDITIONS = ["started", "healthy", "completed"] as const;
 export type Condition = (typeof CONDITIONS)[number];
 
-const DependsOn = v.union(
-  [
-    v.array(Name),
-    v.record(Name, v.nullish(v.strictObject({ condition: v.optional(v.picklist(CONDITIONS, `must be one of ${CONDITIONS.join(", ")}`)) }))),
-  ],
-  "must be a list of service names or a map of name -> { condition: started | healthy | completed }",
+const DEPENDS_ON_MESSAGE = "must be a list of service names or a mapping of name -> { condition: started | healthy | completed }";
+const DependsOn = byKind(
+  {
+    list: v.array(Name),
+    mapping: v.record(
+      NameKey,
+      byKind({ null: v.pipe(v.null(), v.transform(() => ({ condition: undefined }))), mapping: strict({ condition: v.optional(oneOf(CONDITIONS)) }) }, "must be a mapping like { condition: healthy }"),
+    ),
+  },
+  DEPENDS_ON_MESSAGE,
 );
 
 const probeTiming = {
   interval: v.optional(Duration, "1s"),
   timeout: v.optional(Duration, "2s"),
-  retries: v.optional(v.pipe(Count, v.minValue(1, "must be at least 1")), 3),
+  retries: v.optional(atLeast(1), 3),
   start_period: v.optional(Duration, 0),
 };
 
-const HealthCheckSchema = v.variant(
-  "type",
-  [
-    v.strictObject({ type: v.literal("tcp"), host: v.optional(NonEmpty), port: v.optional(Port), ...probeTiming }),
-    v.strictObject({
-      type: v.literal("http"),
-      url: v.pipe(v.string(), v.url("must be a URL like http://127.0.0.1:8080/health")),
-      expected_status: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599)), 200),
-      ...probeTiming,
-    }),
-    v.strictObject({ type: v.literal("command"), command: Command, expected_exit_code: v.optional(Count, 0), ...probeTiming }),
-    v.strictObject({ type: v.literal("process"), ...probeTiming }),
-  ],
-  "type must be one of tcp, http, command, process",
-);
+export const PROBE_TYPES = ["tcp", "http", "command", "process"] as const;
+export type ProbeType = (typeof PROBE_TYPES)[number];
 
-const Action = v.union(
-  [v.strictObject({ webhook: v.pipe(v.string(), v.url("must be a URL")) }), v.strictObject({ command: Command })],
-  "each action is { webhook: URL } or { command: ... }",
+/** One kind of probe: its keys plus the timings; `type` may be left out when the keys say which kind it is. */
+function probe<const T extends ProbeType, const E extends v.ObjectEntries>(type: T, entries: E) {
+  return v.pipe(
+    strict({ type: v.optional(v.literal(type)), ...entries, ...probeTiming }),
+    v.transform((check) => ({ ...check, type })),
+  );
+}
+
+const PROBES = {
+  tcp: probe("tcp", { host: v.optional(NonEmpty), port: v.optional(Port) }),
+  http: probe("http", { url: HttpUrl, expected_status: v.optional(numeric("must be an HTTP status code (100-599)", 100, 599), 200) }),
+  command: probe("command", { command: Command, expected_exit_code: v.optional(numeric("must be an exit code (0-255)", 0, 255), 0) }),
+  process: probe("process", {}),
+};
+/** Only timings: tune the implied check (tcp on `port`, else process). */
+const ImpliedProbe = strict({ type: v.optional(v.undefined()), ...probeTiming });
+const BadProbeType = v.looseObject({ type: fail(`must be one of ${PROBE_TYPES.join(", ")}`) }) as unknown as v.GenericSchema<unknown, never>;
+const NotAMapping = fail("must be a mapping like { type: http, url: ... }");
+
+/** The schema for a health_check: by its `type`, or guessed from its keys (url, command, host/port) when left out. */
+function pickProbe(input: unknown) {
+  if (!isRecord(input)) return NotAMapping;
+  const type = input.type ?? ("url" in input ? "http" : "command" in input ? "command" : "host" in input || "port" in input ? "tcp" : undefined);
+  if (type === undefined) return ImpliedProbe;
+  return typeof type === "string" && Object.hasOwn(PROBES, type) ? PROBES[type as ProbeType] : BadProbeType;
+}
+const HealthCheckSchema = v.lazy(pickProbe);
+
+/** An on_failure action: { webhook: URL } or { command: ... }. */
+const Action = v.pipe(
+  strict({ webhook: v.optional(HttpUrl), command: v.optional(Command) }),
+  v.check((a) => (a.webhook === undefined) !== (a.command === undefined), "each action needs exactly one of webhook: URL or command: ..."),
 );
 
 export const SERVICE_TYPES = ["simple", "oneshot", "on-demand", "multi-shot"] as const;
@@ -105,51 +109,76 @@ export type ServiceType = (typeof SERVICE_TYPES)[number];
 export const RESTART_POLICIES = ["no", "on-failure", "always"] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
-export const ServiceSchema = v.strictObject({
+const EnvName = v.pipe(v.string(), v.regex(/^[^=\0]+$/, "is not a valid variable name"));
+const Names = byKind({ list: v.array(Name) }, "must be a list of service names");
+
+export const ServiceSchema = strict({
   name: v.optional(Name),
-  description: v.optional(v.string()),
-  type: v.optional(v.picklist(SERVICE_TYPES, `must be one of ${SERVICE_TYPES.join(", ")}`), "simple"),
+  description: v.optional(Text),
+  type: v.optional(oneOf(SERVICE_TYPES), "simple"),
   command: Command,
   cwd: v.optional(NonEmpty),
-  env: v.optional(v.record(v.string(), v.pipe(v.union([v.string(), v.number(), v.boolean()], "must be a string, number or boolean"), v.transform(String))), {}),
-  env_file: v.optional(v.union([NonEmpty, v.array(NonEmpty)], "must be a path or a list of paths")),
+  env: v.optional(byKind({ mapping: v.record(EnvName, byKind({ string: v.string(), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) }, "must be a string, number or boolean")) }, "must be a mapping of NAME: value"), {}),
+  env_file: v.optional(byKind({ string: NonEmpty, list: v.array(NonEmpty) }, "must be a path or a list of paths")),
   user: v.optional(NonEmpty),
   group: v.optional(NonEmpty),
-  instances: v.optional(v.pipe(Count, v.minValue(1, "must be at least 1")), 1),
+  instances: v.optional(atLeast(1), 1),
   port: v.optional(Port),
   depends_on: v.optional(DependsOn, []),
-  after: v.optional(v.array(Name), []),
-  before: v.optional(v.array(Name), []),
+  after: v.optional(Names, []),
+  before: v.optional(Names, []),
   health_check: v.optional(HealthCheckSchema),
-  restart: v.optional(v.picklist(RESTART_POLICIES, `must be one of ${RESTART_POLICIES.join(", ")}`)),
+  restart: v.optional(oneOf(RESTART_POLICIES)),
   restart_delay: v.optional(Duration, "100ms"),
   restart_max_delay: v.optional(Duration, "1m"),
-  max_restarts: v.optional(Count, 10),
-  retry_after_error: v.optional(v.boolean(), false),
+  max_restarts: v.optional(atLeast(0), 10),
+  retry_after_error: v.optional(Bool, false),
   start_delay: v.optional(Duration, 0),
   notify_delay: v.optional(Duration, 0),
   stop_signal: v.optional(Signal, "SIGTERM"),
   stop_timeout: v.optional(Duration, "10s"),
-  limits: v.optional(v.strictObject({ memory: v.optional(Size), nofile: v.optional(v.pipe(Count, v.minValue(1))), nproc: v.optional(v.pipe(Count, v.minValue(1))) }), {}),
-  log: v.optional(v.strictObject({ max_size: v.optional(Size, "10M"), keep: v.optional(Count, 5) }), {}),
-  on_failure: v.optional(v.array(Action), []),
-  hooks: v.optional(
-    v.strictObject({ pre_start: v.optional(Command), post_start: v.optional(Command), pre_stop: v.optional(Command), post_stop: v.optional(Command) }),
-    {},
-  ),
+  limits: v.optional(strict({ memory: v.optional(Size), nofile: v.optional(atLeast(1)), nproc: v.optional(atLeast(1)) }), {}),
+  log: v.optional(strict({ max_size: v.optional(Size, "10M"), keep: v.optional(atLeast(0), 5) }), {}),
+  on_failure: v.optional(byKind({ list: v.array(Action) }, "must be a list of actions like - webhook: URL or - command: ..."), []),
+  hooks: v.optional(strict({ pre_start: v.optional(Command), post_start: v.optional(Command), pre_stop: v.optional(Command), post_stop: v.optional(Command) }), {}),
 });
 export type RawService = v.InferOutput<typeof ServiceSchema>;
 
-export const SettingsSchema = v.strictObject({
-  include: v.optional(v.array(NonEmpty), []),
+export const API_ROLES = ["read", "operate"] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** A bearer token of the HTTP API: inline or in a file, with a role. */
+const ApiToken = v.pipe(
+  strict({ token: v.optional(v.pipe(NonEmpty, v.check((t) => t.length >= 16, "must be at least 16 characters"))), token_file: v.optional(NonEmpty), role: v.optional(oneOf(API_ROLES), "read") }),
+  v.check((t) => (t.token === undefined) !== (t.token_file === undefined), "each token needs exactly one of token: or token_file:"),
+);
+
+/** sv.yml `api:`, the HTTP API of `sv watch --listen`. */
+const ApiSchema = strict({
+  listen: v.optional(Text),
+  tokens: v.optional(byKind({ list: v.array(ApiToken) }, "must be a list like - { token: ..., role: operate }"), []),
+  tls: v.optional(strict({ cert: NonEmpty, key: NonEmpty })),
+  allow_insecure: v.optional(Bool, false),
+});
+
+export const SettingsSchema = strict({
+  include: v.optional(byKind({ string: v.pipe(NonEmpty, v.transform((s) => [s])), list: v.array(NonEmpty) }, "must be a list of files, globs or URLs"), []),
   state_dir: v.optional(NonEmpty, ".sv"),
-  max_parallel: v.optional(v.pipe(Count, v.minValue(1, "must be at least 1")), 8),
+  max_parallel: v.optional(atLeast(1), 8),
   default_timeout: v.optional(Duration, "60s"),
-  services: v.optional(v.record(v.string(), v.unknown()), {}),
+  api: v.optional(ApiSchema, {}),
+  services: v.optional(byKind({ mapping: v.record(v.string(), v.unknown()) }, "must be a mapping of name -> service definition"), {}),
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
 
-export type ProbeType = "tcp" | "http" | "command" | "process";
+/** The API settings, paths resolved against the project root. */
+export interface ApiSettings {
+  listen?: string;
+  tokens: { token?: string; tokenFile?: string; role: ApiRole }[];
+  tls?: { certFile: string; keyFile: string };
+  allowInsecure: boolean;
+}
+
 export interface HealthCheck {
   type: ProbeType;
   host: string;
@@ -208,4 +237,5 @@ export interface Project {
   maxParallel: number;
   defaultTimeoutMs: number;
   services: Map<string, Service>;
+  api: ApiSettings;
 }

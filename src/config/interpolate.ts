@@ -1,0 +1,64 @@
+// ${VAR} expansion in every string of a definition: ${VAR}, ${VAR:-default} (unset or empty), ${VAR-default} (unset), $$ for "$".
+import { isRecord } from "./fields.ts";
+import type { Seg } from "./problems.ts";
+
+export type Env = Record<string, string | undefined>;
+type Report = (path: Seg[], message: string) => void;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `value` with every string expanded from `env`; problems (unset variable, bad syntax) go to `report` with their path. */
+export function interpolate(value: unknown, env: Env, report: Report, path: Seg[] = []): unknown {
+  if (typeof value === "string") return value.includes("$") ? expand(value, env, (message) => report(path, message)) : value;
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, report, [...path, i]));
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, interpolate(item, env, report, [...path, k])]));
+  return value;
+}
+
+/** One string, expanded; a default may itself hold ${...}. */
+export function expand(text: string, env: Env, report: (message: string) => void): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== "$" || (text[i + 1] !== "$" && text[i + 1] !== "{")) {
+      out += c;
+    } else if (text[i + 1] === "$") {
+      out += "$";
+      i++;
+    } else {
+      const end = closingBrace(text, i + 2);
+      if (end === -1) {
+        report(`unterminated "\${" (write $$ for a literal $)`);
+        return out + text.slice(i);
+      }
+      out += substitute(text.slice(i + 2, end), env, report);
+      i = end;
+    }
+  }
+  return out;
+}
+
+/** Index of the `}` closing a `${` whose body starts at `from`, skipping nested ${...}; -1 if none. */
+function closingBrace(text: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    if (text[i] === "$" && text[i + 1] === "{") [depth, i] = [depth + 1, i + 1];
+    else if (text[i] === "}" && depth-- === 0) return i;
+  }
+  return -1;
+}
+
+/** The value of one `NAME`, `NAME:-default` or `NAME-default` reference. */
+function substitute(body: string, env: Env, report: (message: string) => void): string {
+  const m = /^([^:-]*)(:?-)?([\s\S]*)$/.exec(body)!;
+  const [, name = "", op, fallback = ""] = m;
+  if (!NAME.test(name) || (op === undefined && fallback !== "")) {
+    report(`invalid reference "\${${body}}" (write \${NAME} or \${NAME:-default})`);
+    return "";
+  }
+  const value = env[name];
+  if (op === ":-" ? value !== undefined && value !== "" : value !== undefined) return value!;
+  if (op !== undefined) return expand(fallback, env, report);
+  report(`\${${name}} is not set`);
+  return "";
+}

@@ -1,0 +1,97 @@
+// A validated definition -> the Service the engine works with: defaults filled in, paths resolved, env files read.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseEnvFile } from "./env-file.ts";
+import type { Env } from "./interpolate.ts";
+import type { Problem, Seg } from "./problems.ts";
+import type { ApiSettings, FailureAction, HealthCheck, RawService, Service, Settings } from "./schema.ts";
+
+/** Where a service is defined, for problems found while normalising it. */
+export interface Origin {
+  name: string;
+  file: string;
+  prefix: Seg[];
+}
+
+/** The normalised Service of a validated definition. */
+export function toService(root: string, origin: Origin, raw: RawService, env: Env, problems: Problem[]): Service {
+  const dependsOn: Service["dependsOn"] = {};
+  if (Array.isArray(raw.depends_on)) for (const d of raw.depends_on) dependsOn[d] = undefined;
+  else for (const [d, opts] of Object.entries(raw.depends_on)) dependsOn[d] = opts.condition;
+  return {
+    name: origin.name,
+    file: origin.file,
+    path: origin.prefix,
+    description: raw.description ?? "",
+    type: raw.type,
+    command: raw.command,
+    cwd: resolve(root, raw.cwd ?? "."),
+    env: { ...readEnvFiles(root, origin, raw.env_file, env, problems), ...raw.env },
+    user: raw.user,
+    group: raw.group,
+    instances: raw.instances,
+    port: raw.port,
+    dependsOn,
+    after: raw.after,
+    before: raw.before,
+    healthCheck: toHealthCheck(raw),
+    restart: raw.restart ?? (raw.type === "oneshot" ? "no" : "on-failure"),
+    restartDelayMs: raw.restart_delay,
+    restartMaxDelayMs: raw.restart_max_delay,
+    maxRestarts: raw.max_restarts,
+    retryAfterError: raw.retry_after_error,
+    startDelayMs: raw.start_delay,
+    notifyDelayMs: raw.notify_delay,
+    stopSignal: raw.stop_signal as NodeJS.Signals,
+    stopTimeoutMs: raw.stop_timeout,
+    limits: { memoryBytes: raw.limits.memory, nofile: raw.limits.nofile, nproc: raw.limits.nproc },
+    log: { maxSizeBytes: raw.log.max_size, keep: raw.log.keep },
+    onFailure: raw.on_failure.map((a): FailureAction => (a.webhook !== undefined ? { webhook: a.webhook } : { command: a.command! })),
+    hooks: raw.hooks,
+  };
+}
+
+/** The health check as written, or the implied one: tcp on `port` when the service has one, else "process is alive". */
+function toHealthCheck(raw: RawService): HealthCheck {
+  const hc = raw.health_check;
+  const type = hc?.type ?? (raw.port !== undefined ? "tcp" : "process");
+  return {
+    type,
+    host: (hc?.type === "tcp" ? hc.host : undefined) ?? "127.0.0.1",
+    port: hc?.type === "tcp" ? (hc.port ?? raw.port) : raw.port,
+    url: hc?.type === "http" ? hc.url : undefined,
+    expectedStatus: hc?.type === "http" ? hc.expected_status : 200,
+    command: hc?.type === "command" ? hc.command : undefined,
+    expectedExitCode: hc?.type === "command" ? hc.expected_exit_code : 0,
+    intervalMs: hc?.interval ?? 1000,
+    timeoutMs: hc?.timeout ?? 2000,
+    retries: hc?.retries ?? 3,
+    startPeriodMs: hc?.start_period ?? 0,
+  };
+}
+
+/** The variables of every env_file, later files winning; a missing or unreadable file is a problem. */
+function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_file"], env: Env, problems: Problem[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  const files = envFile === undefined ? [] : Array.isArray(envFile) ? envFile : [envFile];
+  files.forEach((f, i) => {
+    const path = resolve(root, f);
+    const at = { file: origin.file, path: [...origin.prefix, "env_file", ...(Array.isArray(envFile) ? [i] : [])] };
+    if (!existsSync(path)) return problems.push({ ...at, message: `env file ${f} does not exist` });
+    if (!statSync(path).isFile()) return problems.push({ ...at, message: `env file ${f} is not a file` });
+    const parsed = parseEnvFile(readFileSync(path, "utf8"), env);
+    for (const p of parsed.problems) problems.push({ file: path, path: [], at: { line: p.line, col: p.col }, message: p.message });
+    Object.assign(vars, parsed.vars);
+  });
+  return vars;
+}
+
+/** sv.yml `api:` with its paths resolved against the root. */
+export function toApiSettings(root: string, api: Settings["api"]): ApiSettings {
+  return {
+    listen: api.listen,
+    tokens: api.tokens.map((t) => ({ token: t.token, tokenFile: t.token_file && resolve(root, t.token_file), role: t.role })),
+    tls: api.tls && { certFile: resolve(root, api.tls.cert), keyFile: resolve(root, api.tls.key) },
+    allowInsecure: api.allow_insecure,
+  };
+}
