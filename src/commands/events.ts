@@ -72,7 +72,7 @@ export default defineCommand({
     if (!args.follow) {
       const events = readEvents(ctx.paths, { last, services });
       if (output.json) console.log(JSON.stringify({ events }));
-      else if (!output.quiet) for (const e of events) print(e);
+      else if (!output.quiet && events.length > 0) console.log(events.map((e) => formatEvent(e, { nameWidth, color })).join("\n"));
       return;
     }
     // Follow until Ctrl-C (or SIGTERM): stop polling and return, so sv exits 0.

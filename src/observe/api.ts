@@ -32,8 +32,13 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** Called once per finished request (for a log line); SSE streams report when they are opened. */
   onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
-  /** Called with warnings (plaintext on a non-loopback address). */
+  /** Called with warnings (plaintext on a non-loopback address) and internal errors. */
   onWarning?: (message: string) => void;
+  /**
+   * Runs each start/stop/restart. Default: one at a time within this API. Pass the watch loop's own
+   * mutex so API operations and reconcile passes of one process never interleave.
+   */
+  serialize?: <T>(op: () => Promise<T>) => Promise<T>;
 }
 
 export interface ApiServer {
@@ -68,7 +73,8 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   }
 
   const streams = new Set<AbortController>();
-  const ops = serializer();
+  const ops = opts.serialize ?? serializer();
+  const inflight = new Set<Promise<unknown>>();
   const heartbeatMs = opts.heartbeatMs ?? SSE_HEARTBEAT_MS;
   let server: Server<unknown>;
   try {
@@ -131,7 +137,9 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
         if (!project.services.has(route.name)) return unknownService(route.name);
         srv.timeout(req, 0); // a start may wait up to default_timeout for readiness
         const run = { start: startServices, stop: stopServices, restart: restartServices }[route.action];
-        const outcomes = await ops(() => run({ ...ctx, reporter: silentReporter }, [route.name]));
+        const op = ops(() => run({ ...ctx, reporter: silentReporter }, [route.name]));
+        inflight.add(op);
+        const outcomes = await op.finally(() => inflight.delete(op));
         return outcomeResponse(route.action, outcomes);
       }
       case "events": {
@@ -153,7 +161,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     async stop() {
       for (const s of streams) s.abort();
       await server.stop(true);
-      await ops(async () => undefined);
+      await Promise.allSettled([...inflight]);
     },
   };
 }

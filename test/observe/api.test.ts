@@ -248,6 +248,25 @@ describe("the API", () => {
     });
   });
 
+  test("a caller's serialize wraps every operation (the watch loop shares its mutex)", async () => {
+    const p = project();
+    const ctx = await openContext({ root: p.root });
+    const ran: string[] = [];
+    const serialize = async <T>(op: () => Promise<T>): Promise<T> => {
+      ran.push("op");
+      return op();
+    };
+    const api = await startApi({ ctx, listen: "127.0.0.1:0", settings: SETTINGS, serialize });
+    try {
+      expect((await call(api, "/v1/services/web/start", { method: "POST", token: OPERATE })).status).toBe(200);
+      expect((await call(api, "/v1/services/web/stop", { method: "POST", token: OPERATE })).status).toBe(200);
+      expect((await call(api, "/v1/services")).status).toBe(200);
+      expect(ran).toEqual(["op", "op"]);
+    } finally {
+      await api.stop();
+    }
+  });
+
   test("stop() closes open event streams", async () => {
     const p = project();
     const ctx = await openContext({ root: p.root });
