@@ -1,0 +1,48 @@
+// Many sv processes at once on different services: every update lands.
+import { expect, test } from "bun:test";
+import { isAlive, status, svBackground, tempProject } from "../helpers/project.ts";
+
+const NAMES = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, "0")}`);
+
+test("20 concurrent sv up NAME, then 20 concurrent sv down NAME, lose no update", async () => {
+  const p = tempProject();
+  for (const n of NAMES) p.write(`services/${n}.yml`, JSON.stringify({ command: ["sleep", "1000"] }));
+
+  const ups = await Promise.all(NAMES.map((n) => svBackground(p.root, ["up", n], { timeoutMs: 60_000 }).done));
+  ups.forEach((r, i) => {
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(new RegExp(`^✓ ${NAMES[i]} running \\(pid \\d+\\) in [\\d.]+ m?s\\n$`));
+    expect(r.code).toBe(0);
+  });
+  const up = await status(p.root);
+  expect(up.map((s) => [s.name, s.state, s.wanted])).toEqual(NAMES.map((n) => [n, "running", "up"]));
+  const pids = up.map((s) => s.pid!);
+  expect(new Set(pids).size).toBe(20);
+  for (const pid of pids) expect(isAlive(pid)).toBe(true);
+  // Each one's pid is the one its own sv up reported.
+  ups.forEach((r, i) => expect(r.stdout).toContain(`(pid ${pids[i]})`));
+
+  const downs = await Promise.all(NAMES.map((n) => svBackground(p.root, ["down", n], { timeoutMs: 60_000 }).done));
+  downs.forEach((r, i) => expect(r).toEqual({ code: 0, stdout: `✓ ${NAMES[i]} stopped\n`, stderr: "" }));
+  expect((await status(p.root)).map((s) => [s.name, s.state, s.wanted, s.pid])).toEqual(NAMES.map((n) => [n, "stopped", "down", null]));
+  for (const pid of pids) expect(isAlive(pid)).toBe(false);
+});
+
+test("20 concurrent sv up and sv down on different services at the same time", async () => {
+  const p = tempProject();
+  for (const n of NAMES) p.write(`services/${n}.yml`, JSON.stringify({ command: ["sleep", "1000"] }));
+  const [toStop, toStart] = [NAMES.slice(0, 10), NAMES.slice(10)];
+  const first = await svBackground(p.root, ["up", ...toStop], { timeoutMs: 60_000 }).done;
+  expect(first.code).toBe(0);
+  const oldPids = (await status(p.root)).filter((s) => toStop.includes(s.name)).map((s) => s.pid!);
+
+  const runs = await Promise.all([
+    ...toStop.map((n) => svBackground(p.root, ["down", n], { timeoutMs: 60_000 }).done),
+    ...toStart.map((n) => svBackground(p.root, ["up", n], { timeoutMs: 60_000 }).done),
+  ]);
+  for (const r of runs) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  const after = await status(p.root);
+  expect(after.map((s) => [s.name, s.state, s.wanted])).toEqual(NAMES.map((n) => (toStop.includes(n) ? [n, "stopped", "down"] : [n, "running", "up"])));
+  for (const pid of oldPids) expect(isAlive(pid)).toBe(false);
+  for (const s of after.filter((s) => s.state === "running")) expect(isAlive(s.pid!)).toBe(true);
+});
