@@ -74,5 +74,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  // Short words allow fewer edits: "zz" is not a typo of "a".
+  const allowed = word.length <= 3 ? 1 : Math.max(2, Math.floor(word.length / 3));
+  return best !== undefined && bestDistance <= allowed ? best : undefined;
 }

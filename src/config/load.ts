@@ -9,7 +9,7 @@ import { isRecord } from "./fields.ts";
 import { type Env, interpolate } from "./interpolate.ts";
 import { toApiSettings, toService } from "./normalize.ts";
 import { type Positions, type Problem, type Seg, formatProblems, issuesToProblems, positionsOf } from "./problems.ts";
-import { NAME_PATTERN, type Project, type RawService, type Service, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
+import { NAME_PATTERN, type Project, type RawService, type Service, IncludeSchema, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
 import { Reader, type Source, checkMapping, inlineSources, readIncludes, readServiceFiles } from "./sources.ts";
 import { validateProject } from "./validate.ts";
 
@@ -43,17 +43,36 @@ export async function loadProject(root: string, env: Env = process.env, opts: Lo
 
 const DEFAULT_SETTINGS: Settings = v.parse(SettingsSchema, {});
 
-/** sv.yml: the settings (defaults where it is missing or wrong) and its inline services, which are checked one by one. */
+/** sv.yml: the settings (defaults where they are wrong) and its inline services, which are checked one by one. */
 function readSettings(file: string, env: Env, reader: Reader): { settings: Settings; inline: Source[] } {
   if (!existsSync(file)) return { settings: DEFAULT_SETTINGS, inline: [] };
   const data = reader.read(file) ?? {};
   if (!checkMapping(reader, file, data, "a mapping of settings like services: ...")) return { settings: DEFAULT_SETTINGS, inline: [] };
   const { services, ...rest } = data;
-  const report = (path: Seg[], message: string) => reader.problems.push({ file, path, message });
-  const result = v.safeParse(SettingsSchema, { ...(interpolate(rest, env, report) as object), services });
-  if (!result.success) reader.problems.push(...issuesToProblems(file, [], result.issues));
-  const settings = result.success ? result.output : DEFAULT_SETTINGS;
-  return { settings, inline: isRecord(services) ? inlineSources(file, services) : [] };
+  const { result } = expandAndCheck(SettingsSchema, rest, env, { file, prefix: [] }, reader.problems);
+  const inline = isRecord(services) ? inlineSources(file, services) : [];
+  if (services !== undefined && services !== null && !isRecord(services)) {
+    reader.problems.push({ file, path: ["services"], message: "must be a mapping of name -> service definition" });
+  }
+  if (result.success) return { settings: result.output, inline };
+  // Keep what is right: a bad max_parallel should not hide the services that include: brings in.
+  const include = v.safeParse(IncludeSchema, isRecord(result.output) ? result.output.include : undefined);
+  return { settings: { ...DEFAULT_SETTINGS, include: include.success ? include.output : [] }, inline };
+}
+
+/**
+ * Expand ${VAR}s in `data` and validate it. A value whose expansion failed is reported once, for the variable: not
+ * again for the empty string it became.
+ */
+function expandAndCheck<T extends v.GenericSchema>(schema: T, data: unknown, env: Env, where: { file: string; prefix: Seg[] }, problems: Problem[]) {
+  const expansionProblems: Problem[] = [];
+  const report = (path: Seg[], message: string) => expansionProblems.push({ file: where.file, path: [...where.prefix, ...path], message });
+  const expanded = interpolate(data, env, report);
+  const result = v.safeParse(schema, expanded);
+  const failed = new Set(expansionProblems.map((p) => p.path.join("\0")));
+  const echoes = (p: Problem) => failed.has(p.path.join("\0"));
+  problems.push(...expansionProblems, ...(result.success ? [] : issuesToProblems(where.file, where.prefix, result.issues).filter((p) => !echoes(p))));
+  return { expanded, result };
 }
 
 /** Validate and normalise every source; also returns each valid definition as written, and every name defined. */
@@ -62,10 +81,7 @@ function buildServices(root: string, sources: Source[], env: Env, problems: Prob
   const raws = new Map<string, RawService>();
   const definedIn = new Map<string, string>();
   for (const src of sources) {
-    const report = (path: Seg[], message: string) => problems.push({ file: src.file, path: [...src.prefix, ...path], message });
-    const data = interpolate(src.data, env, report);
-    const result = v.safeParse(ServiceSchema, data);
-    if (!result.success) problems.push(...issuesToProblems(src.file, src.prefix, result.issues));
+    const { expanded: data, result } = expandAndCheck(ServiceSchema, src.data, env, src, problems);
     const name = nameOf(src, data, problems);
     if (name === undefined) continue;
     const other = definedIn.get(name);

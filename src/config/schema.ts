@@ -161,13 +161,15 @@ const ApiSchema = strict({
   allow_insecure: v.optional(Bool, false),
 });
 
+export const IncludeSchema = byKind({ string: v.pipe(NonEmpty, v.transform((s) => [s])), list: v.array(NonEmpty) }, "must be a list of files, globs or URLs");
+
 export const SettingsSchema = strict({
-  include: v.optional(byKind({ string: v.pipe(NonEmpty, v.transform((s) => [s])), list: v.array(NonEmpty) }, "must be a list of files, globs or URLs"), []),
+  include: v.optional(IncludeSchema, []),
   state_dir: v.optional(NonEmpty, ".sv"),
   max_parallel: v.optional(atLeast(1), 8),
   default_timeout: v.optional(Duration, "60s"),
   api: v.optional(ApiSchema, {}),
-  services: v.optional(byKind({ mapping: v.record(v.string(), v.unknown()) }, "must be a mapping of name -> service definition"), {}),
+  services: v.optional(v.unknown()), // checked by the loader, one service at a time
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
 

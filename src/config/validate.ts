@@ -20,13 +20,13 @@ const SELF: Record<RefKey, string> = {
 export function validateProject(services: Map<string, Service>, raws: Map<string, RawService>, defined: Set<string>): Problem[] {
   const problems: Problem[] = [];
   for (const svc of services.values()) {
-    const at = (path: Seg[], message: string) => problems.push({ file: svc.file, path: [...svc.path, ...path], message });
+    const at = (path: Seg[], message: string, atKey = false) => problems.push({ file: svc.file, path: [...svc.path, ...path], message, atKey });
     for (const key of REF_KEYS) {
-      for (const [ref, path] of references(raws.get(svc.name)!, key)) {
-        if (ref === svc.name) at(path, SELF[key]);
+      for (const [ref, path, isKey] of references(raws.get(svc.name)!, key)) {
+        if (ref === svc.name) at(path, SELF[key], isKey);
         else if (!defined.has(ref)) {
           const guess = didYouMean(ref, defined);
-          at(path, `unknown service "${ref}"${guess ? ` (did you mean "${guess}"?)` : ""}`);
+          at(path, `unknown service "${ref}"${guess ? ` (did you mean "${guess}"?)` : ""}`, isKey);
         }
       }
     }
@@ -42,11 +42,11 @@ export function validateProject(services: Map<string, Service>, raws: Map<string
   return [...problems, ...cycleProblems(services, raws)];
 }
 
-/** The names a definition refers to under `key`, each with the key path where it is written. */
-function references(raw: RawService, key: RefKey): [string, Seg[]][] {
+/** The names a definition refers to under `key`, each with the key path where it is written and whether it is a map key. */
+function references(raw: RawService, key: RefKey): [string, Seg[], boolean][] {
   const value = raw[key];
-  if (Array.isArray(value)) return value.map((ref, i) => [ref, [key, i]]);
-  return Object.keys(value).map((ref) => [ref, [key, ref]]);
+  if (Array.isArray(value)) return value.map((ref, i) => [ref, [key, i], false]);
+  return Object.keys(value).map((ref) => [ref, [key, ref], true]);
 }
 
 /** One problem per dependency cycle, at the edge that starts it; cycles sharing a service are reported once. */
@@ -62,10 +62,10 @@ function cycleProblems(services: Map<string, Service>, raws: Map<string, RawServ
 }
 
 /** Where the ordering edge `from -> to` is written: from's depends_on or after, or to's before. */
-function edgeOrigin(services: Map<string, Service>, raws: Map<string, RawService>, from: string, to: string): { file: string; path: Seg[] } {
+function edgeOrigin(services: Map<string, Service>, raws: Map<string, RawService>, from: string, to: string): Omit<Problem, "message"> {
   for (const [owner, key, ref] of [[from, "depends_on", to], [from, "after", to], [to, "before", from]] as const) {
     const found = references(raws.get(owner)!, key).find(([name]) => name === ref);
-    if (found) return { file: services.get(owner)!.file, path: [...services.get(owner)!.path, ...found[1]] };
+    if (found) return { file: services.get(owner)!.file, path: [...services.get(owner)!.path, ...found[1]], atKey: found[2] };
   }
   return { file: services.get(from)!.file, path: services.get(from)!.path };
 }
