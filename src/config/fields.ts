@@ -115,7 +115,7 @@ const SIZE_MESSAGE = 'must be a size like "512K", "10M", "1G" or a number of byt
 /** "512M", "10MiB", "1G", 4096 -> bytes (units are powers of 1024). */
 export function parseSize(value: string | number): number {
   if (typeof value === "number") return value;
-  const [, n, unit = "b"] = SIZE_PATTERN.exec(value)!;
+  const [, n, , unit = "b"] = SIZE_PATTERN.exec(value)!;
   return Math.round(Number(n) * UNIT_BYTES[unit.charAt(0).toLowerCase()]!);
 }
 
