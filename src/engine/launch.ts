@@ -2,7 +2,7 @@
 import type { Service } from "../config/schema.ts";
 import { logFile } from "../paths.ts";
 import { runProbe } from "../probes/index.ts";
-import { isOurGroup, killGroup } from "../runtime/signals.ts";
+import { isOurGroup, killGroup, killGroupNow } from "../runtime/signals.ts";
 import { spawnService, type Spawned } from "../runtime/spawn.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
@@ -54,6 +54,8 @@ export function isDeferred(svc: Service): boolean {
 /** Under the lock: spawn one unit and record it as starting, owned by us. */
 export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reason: string, countRestart = false): Launched {
   const unit = tx.unit(unitName);
+  // A unit left starting/stopping by an sv that died may still have its process: replace it, never orphan it.
+  if (unit.pid !== null && unit.start_ticks !== null) killGroupNow(unit.pid, unit.start_ticks);
   const spawned = spawnService(svc, {
     instance: instanceOf(unitName),
     logPath: logFile(ctx.paths, unitName),

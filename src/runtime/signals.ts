@@ -51,6 +51,13 @@ export async function stopGracefully(pgid: number, startTicks: number, signal: N
   return { forced: true, wasRunning: true, durationMs: performance.now() - t0 };
 }
 
+/** SIGKILL the group now, without waiting for it to go (safe under the store lock); false if it was not ours. */
+export function killGroupNow(pgid: number, startTicks: number): boolean {
+  if (!isOurGroup(pgid, startTicks)) return false;
+  signalGroup(pgid, "SIGKILL");
+  return true;
+}
+
 /** SIGKILL the whole group at once (a failed start, or a stop that must not wait). */
 export async function killGroup(pgid: number, startTicks: number): Promise<void> {
   if (!isOurGroup(pgid, startTicks)) return;
