@@ -5,6 +5,7 @@ import { openContext } from "../engine/context.ts";
 import { unitStatuses } from "../engine/report.ts";
 import { watchLoop } from "../engine/watch.ts";
 import { renderFrame } from "../output/live.ts";
+import { logger } from "../output/logger.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
 import { rootArgs } from "./_args.ts";
@@ -39,7 +40,7 @@ export default defineCommand({
     let api: { url: string; stop(): void | Promise<void> } | undefined;
     if (args.listen) {
       const { startApi } = await import("../observe/api.ts");
-      api = await startApi({ ctx, listen: args.listen });
+      api = await startApi({ ctx, listen: args.listen, onWarning: (m) => logger.warn(m) });
     }
 
     const lastEvent = new Map<string, string>();
@@ -67,7 +68,9 @@ export default defineCommand({
       process.stdout.write(`\x1b[H${frame.split("\n").join("\x1b[K\n")}\x1b[K\x1b[J`);
     };
     if (tty) process.stdout.write("\x1b[?1049h\x1b[?25l");
-    else if (!output.quiet && !output.json) console.log(`${time()} watching ${ctx.project.services.size} services in ${ctx.project.root} (Ctrl-C to stop; services keep running)`);
+    else if (!output.quiet && !output.json) {
+      console.log(`${time()} watching ${ctx.project.services.size} services in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`);
+    }
     const redraw = setInterval(draw, 1000);
     try {
       await watchLoop(ctx, {

@@ -2,7 +2,7 @@
 import type { Service } from "../config/schema.ts";
 import { resolveNames, withDependencies } from "../config/project.ts";
 import { isSameProcess } from "../runtime/identity.ts";
-import { readState, type Tx } from "../store/store.ts";
+import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
 import { awaitStarted, isDeferred, reapLeftovers, type Launched, launchUnit, recordUnitResult, spawnUnit, type UnitResult } from "./launch.ts";
@@ -57,7 +57,7 @@ function claimService(ctx: Ctx, tx: Tx, name: string): UnitClaim[] | Outcome {
     unit.wanted = "up";
     const live = isSameProcess(unit.pid, unit.start_ticks);
     if ((unit.state === "running" && live) || (unit.state === "completed" && svc.type === "oneshot")) continue;
-    if (unit.state === "starting" && live && isOwnedByOther(unit, ctx.self)) claims.push({ unit: unitName, other: true });
+    if (unit.state === "starting" && live && isInProgress(unit, ctx)) claims.push({ unit: unitName, other: true });
     else if (unit.state === "stopping" && isOwnedByOther(unit, ctx.self)) return { ok: false, message: `${unitName} is being stopped by another sv` };
     else if (isDeferred(svc)) claims.push({ unit: unitName, deferred: true });
     else {
@@ -113,12 +113,17 @@ function summarize(svc: Service, units: UnitResult[]): string {
   return `running (pid ${units.map((u) => u.pid).join(", ")}) in ${took}`;
 }
 
-/** Wait for a unit another sv is starting: poll the store until it leaves `starting`. */
+/** Is someone alive — another sv, or this one (watch and its API) — driving this unit's start? */
+function isInProgress(unit: Unit, ctx: Ctx): boolean {
+  return unit.owner_pid === ctx.self.pid || isOwnedByOther(unit, ctx.self);
+}
+
+/** Wait for a unit someone else is starting: poll the store until it leaves `starting`. */
 async function awaitOtherOwner(ctx: Ctx, unitName: string): Promise<Outcome> {
   const deadline = performance.now() + ctx.project.defaultTimeoutMs;
   for (;;) {
     const unit = readState(ctx.paths).units[unitName];
-    if (!unit || unit.state !== "starting" || !isOwnedByOther(unit, ctx.self)) {
+    if (!unit || unit.state !== "starting" || !isInProgress(unit, ctx)) {
       if (unit && (unit.state === "running" || unit.state === "completed")) return { ok: true, message: unit.state };
       if (unit?.state === "starting") return { ok: false, message: `${unitName}: the sv that was starting it exited; run sv up again` };
       return { ok: false, message: unit?.last_error ?? `${unitName} is ${unit?.state ?? "unknown"}` };
