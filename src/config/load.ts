@@ -9,9 +9,9 @@ import { isRecord } from "./fields.ts";
 import { type Env, interpolate } from "./interpolate.ts";
 import { toApiSettings, toService } from "./normalize.ts";
 import { type Positions, type Problem, type Seg, formatProblems, issuesToProblems, positionsOf } from "./problems.ts";
-import { NAME_PATTERN, type Project, type RawService, type Service, IncludeSchema, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
+import { NAME_PATTERN, type Project, type Refs, RefsSchema, type Service, IncludeSchema, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
 import { Reader, type Source, checkMapping, inlineSources, readIncludes, readServiceFiles } from "./sources.ts";
-import { validateProject } from "./validate.ts";
+import { type Referrer, validateProject } from "./validate.ts";
 
 export type { Problem } from "./problems.ts";
 
@@ -26,8 +26,8 @@ export async function loadProject(root: string, env: Env = process.env, opts: Lo
   const settingsFile = join(root, "sv.yml");
   const { settings, inline } = readSettings(settingsFile, env, reader);
   const sources = [...inline, ...readServiceFiles(root, reader), ...(await readIncludes(root, settings.include, settingsFile, reader))];
-  const { services, raws, defined } = buildServices(root, sources, env, reader.problems);
-  reader.problems.push(...validateProject(services, raws, defined));
+  const { services, referrers, defined } = buildServices(root, sources, env, reader.problems);
+  reader.problems.push(...validateProject(services, referrers, defined));
   const positions = positionsOf(reader.texts);
   await reportDuplicateKeys(reader, positions, opts.strict === true);
   if (reader.problems.length > 0) throw new ConfigError(await formatProblems(root, reader.problems, reader.texts, positions));
@@ -75,10 +75,10 @@ function expandAndCheck<T extends v.GenericSchema>(schema: T, data: unknown, env
   return { expanded, result };
 }
 
-/** Validate and normalise every source; also returns each valid definition as written, and every name defined. */
+/** Validate and normalise every source; also returns what each definition refers to, and every name defined. */
 function buildServices(root: string, sources: Source[], env: Env, problems: Problem[]) {
   const services = new Map<string, Service>();
-  const raws = new Map<string, RawService>();
+  const referrers = new Map<string, Referrer>();
   const definedIn = new Map<string, string>();
   for (const src of sources) {
     const { expanded: data, result } = expandAndCheck(ServiceSchema, src.data, env, src, problems);
@@ -91,12 +91,14 @@ function buildServices(root: string, sources: Source[], env: Env, problems: Prob
       continue;
     }
     definedIn.set(name, src.file);
-    if (!result.success) continue;
-    raws.set(name, result.output);
-    services.set(name, toService(root, { name, file: src.file, prefix: src.prefix }, result.output, env, problems));
+    const refs = result.success ? result : v.safeParse(RefsSchema, data);
+    if (refs.success) referrers.set(name, { ...pickRefs(refs.output), file: src.file, prefix: src.prefix });
+    if (result.success) services.set(name, toService(root, { name, file: src.file, prefix: src.prefix }, result.output, env, problems));
   }
-  return { services, raws, defined: new Set(definedIn.keys()) };
+  return { services, referrers, defined: new Set(definedIn.keys()) };
 }
+
+const pickRefs = ({ depends_on, after, before }: Refs): Refs => ({ depends_on, after, before });
 
 /** The name of a definition: its key in a `services:` map, else `name:` when given, else the file stem. */
 function nameOf(src: Source, data: unknown, problems: Problem[]): string | undefined {
@@ -111,11 +113,13 @@ function nameOf(src: Source, data: unknown, problems: Problem[]): string | undef
   return undefined;
 }
 
-/** Duplicate keys (Bun.YAML keeps the last one silently): checked in every file under `strict`, else only in files that have problems anyway. */
+/**
+ * Duplicate keys, which Bun.YAML resolves silently (the last one wins). Finding them needs the slow `yaml` package, so
+ * they are looked for under `strict` (sv validate) and when the config has other problems anyway, never on the fast path.
+ */
 async function reportDuplicateKeys(reader: Reader, positions: Positions, strict: boolean): Promise<void> {
   if (!strict && reader.problems.length === 0) return;
-  const files = strict ? [...reader.texts.keys()] : [...new Set(reader.problems.map((p) => p.file))].filter((f) => reader.texts.has(f));
-  for (const file of files) {
+  for (const file of reader.texts.keys()) {
     const loc = await positions(file);
     for (const d of loc?.duplicates ?? []) {
       reader.problems.push({ file, path: d.path, at: d.at, message: `duplicate key (first at line ${d.first.line})` });

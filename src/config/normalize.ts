@@ -35,7 +35,7 @@ export function toService(root: string, origin: Origin, raw: RawService, env: En
     after: raw.after,
     before: raw.before,
     healthCheck: toHealthCheck(raw),
-    restart: raw.restart ?? (raw.type === "oneshot" ? "no" : "on-failure"),
+    restart: raw.restart ?? (raw.type === "oneshot" || raw.type === "multi-shot" ? "no" : "on-failure"),
     restartDelayMs: raw.restart_delay,
     restartMaxDelayMs: raw.restart_max_delay,
     maxRestarts: raw.max_restarts,

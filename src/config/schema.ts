@@ -112,6 +112,10 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 const EnvName = v.pipe(v.string(), v.regex(/^[^=\0]+$/, "is not a valid variable name"));
 const Names = byKind({ list: v.array(Name) }, "must be a list of service names");
 
+/** Only the references of a definition: read from a broken definition too, so its unknown references are reported at once. */
+export const RefsSchema = v.looseObject({ depends_on: v.optional(DependsOn, []), after: v.optional(Names, []), before: v.optional(Names, []) });
+export type Refs = Pick<v.InferOutput<typeof RefsSchema>, "depends_on" | "after" | "before">;
+
 export const ServiceSchema = strict({
   name: v.optional(Name),
   description: v.optional(Text),

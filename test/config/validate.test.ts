@@ -48,6 +48,15 @@ describe("dependency problems", () => {
     expect(await problemsOf(services(defs))).toEqual(expected);
   });
 
+  test("a broken definition still has its references checked, and joins cycles", async () => {
+    const problems = await problemsOf(services({ api: "command: a\nport: 0\ndepends_on: [dbb, web]\n", db: "command: d\n", web: "command: w\nafter: [api]\n" }));
+    expect(problems).toEqual([
+      "services/api.yml:2:7: port: must be a port number (1-65535)",
+      'services/api.yml:3:14: depends_on.0: unknown service "dbb" (did you mean "db"?)',
+      "services/api.yml:3:19: depends_on.1: dependency cycle: api -> web -> api",
+    ]);
+  });
+
   test("inline services: positions in sv.yml", async () => {
     const yaml = ["services:", "  a:", "    command: a", "    depends_on: [b]", "  b:", "    command: b", "    depends_on: [a, zz]"].join("\n");
     expect(await problemsOf({ "sv.yml": yaml })).toEqual([
