@@ -55,7 +55,8 @@ export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: bo
 function due(svc: Service, unit: Unit, now: number, why: string): Action | null {
   if (unit.gave_up_at !== null) {
     if (!svc.retryAfterError) return null;
-    const at = Date.parse(unit.gave_up_at) + svc.restartMaxDelayMs;
+    // From the later of giving up and the last failure (`since`): a failed retry waits the cap again.
+    const at = Math.max(Date.parse(unit.gave_up_at), unit.since === null ? 0 : Date.parse(unit.since)) + svc.restartMaxDelayMs;
     return now >= at ? { kind: "start", reason: `retry_after_error: retrying ${Math.round(svc.restartMaxDelayMs / 1000)} s after giving up`, restart: true } : null;
   }
   if (svc.maxRestarts > 0 && unit.failures > svc.maxRestarts) {

@@ -114,11 +114,12 @@ async function restartUnhealthy(ctx: Ctx, svc: Service, unitName: string, reason
   const due = await commit(ctx, (tx) => {
     const fresh = tx.unit(unitName);
     if (fresh.pid !== pid || fresh.state !== "running") return false;
-    fresh.pid = null;
     fresh.health = "unknown";
     fresh.failures += 1;
     fresh.last_error = reason;
+    // The event names the process that was stopped; then the record forgets it.
     tx.events.push(transition(unitName, fresh, "error", `${reason}; stopped for a restart`));
+    fresh.pid = null;
     return replan(ctx, svc, fresh);
   });
   if (due && due.kind === "start") await startUnit(ctx, svc, unitName, due.reason, due.restart, report);
