@@ -5,7 +5,7 @@ import { isSameProcess } from "../runtime/identity.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
-import { awaitStarted, isDeferred, reapLeftovers, type Launched, launchUnit, recordUnitResult, spawnUnit, type UnitResult } from "./launch.ts";
+import { awaitStarted, isDeferred, reapLeftovers, type Launched, launchUnit, recordStartFailure, recordUnitResult, spawnUnit, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh } from "./observe.ts";
 import { runGraph, type Outcome, type Prerequisite } from "./orchestrate.ts";
 import { nextRunName, unitNames } from "./units.ts";
@@ -64,7 +64,7 @@ function claimService(ctx: Ctx, tx: Tx, name: string): UnitClaim[] | Outcome {
       try {
         claims.push({ unit: unitName, launched: spawnUnit(ctx, tx, svc, unitName, "sv up") });
       } catch (e) {
-        unit.last_error = (e as Error).message;
+        recordStartFailure(tx, unitName, (e as Error).message);
         return { ok: false, message: (e as Error).message };
       }
     }

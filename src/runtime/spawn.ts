@@ -1,5 +1,5 @@
 // Starting a service process: detached in its own session, output appended to its log, limits applied.
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { SvError } from "../errors.ts";
 import type { Service } from "../config/schema.ts";
@@ -65,6 +65,10 @@ export interface SpawnOptions {
 
 /** Spawn detached (own session and process group), stdout+stderr appended to `logPath`. */
 export function spawnDetached(opts: SpawnOptions): Spawned {
+  // posix_spawn reports a missing cwd as ENOENT for the program, which would blame the command.
+  if (!existsSync(opts.cwd) || !statSync(opts.cwd).isDirectory()) {
+    throw new SvError(`cannot start ${opts.argv[0]}: working directory ${opts.cwd} does not exist`, { hint: "check cwd: in the definition" });
+  }
   mkdirSync(dirname(opts.logPath), { recursive: true });
   const fd = openSync(opts.logPath, "a");
   let proc: ReturnType<typeof Bun.spawn>;
@@ -78,7 +82,10 @@ export function spawnDetached(opts: SpawnOptions): Spawned {
       gid: opts.gid,
     });
   } catch (e) {
-    throw new SvError(`cannot start ${opts.argv[0]}: ${(e as Error).message}`, { hint: "check command: and cwd: in the definition", cause: e });
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT" ? "command not found" : code === "EACCES" ? "permission denied" : code === "ENOEXEC" ? "not an executable program (missing #! line?)" : (e as Error).message;
+    throw new SvError(`cannot start ${opts.argv[0]}: ${why}`, { hint: "check command: in the definition", cause: e });
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,6 @@
 // An sv killed in the middle of its work: the next sv finishes the job and orphans nothing.
 import { expect, test } from "bun:test";
-import { isAlive, status, sv, svBackground, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+import { isAlive, killAfterTest, status, sv, svBackground, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 const slow = (root: string) => ({ command: ["sleep", "1000"], health_check: { type: "command", command: `test -f ${root}/go`, interval: "100ms", retries: 300 } });
 
@@ -8,6 +8,8 @@ async function abandonedStart(root: string): Promise<number> {
   const first = svBackground(root, ["up"]);
   await waitFor(async () => (await status(root))[0]?.state === "starting", "slow to be starting");
   const { pid } = await unitStatus(root, "slow");
+  // If sv forgets it, the store no longer names it: make sure the test itself never leaks it.
+  killAfterTest(pid!);
   process.kill(first.pid, "SIGKILL");
   await first.done;
   expect(isAlive(pid!)).toBe(true);
