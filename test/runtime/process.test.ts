@@ -3,7 +3,9 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { projectPaths } from "../../src/paths.ts";
 import { readStat } from "../../src/runtime/identity.ts";
+import { withState } from "../../src/store/store.ts";
 import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, status, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 const log = (root: string, unit: string) => {
@@ -101,36 +103,40 @@ test("a service that stops on SIGTERM is not reported as killed", async () => {
 });
 
 /**
- * Kill `pid`, wait until the kernel has released it, then start an unrelated `sleep` that gets the same pid
- * (writing ns_last_pid just before the fork; we are root). Retries, since other processes may take it first.
+ * Kill the service `unit` of project `root` behind sv's back and put an unrelated process in its place:
+ * the same pid when the kernel lets us choose it (ns_last_pid, root only; retried, since other processes
+ * may take it first), otherwise a fresh process written into the store over the old pid, with the old
+ * start time left as it was. Either way the store names a live process that is not the service.
  */
-async function reusePid(pid: number): Promise<number> {
-  process.kill(pid, "SIGKILL");
+async function impostorFor(root: string, unit: string): Promise<number> {
+  const { pid } = await unitStatus(root, unit);
+  process.kill(pid!, "SIGKILL");
   await waitFor(() => !existsSync(`/proc/${pid}`), `pid ${pid} to be reaped`);
   for (let attempt = 0; attempt < 50; attempt++) {
     const r = Bun.spawnSync(["sh", fixture("take-pid.sh"), String(pid)], { stdio: ["ignore", "pipe", "pipe"] });
     const got = Number(r.stdout.toString().trim());
-    if (r.exitCode !== 0 || !got) throw new Error(`take-pid.sh failed: ${r.stderr}`);
+    if (r.exitCode !== 0 || !got) break;
     killAfterTest(got);
-    if (got === pid) {
-      // `$!` is printed right after the fork: wait for the child to be in its own session.
-      await waitFor(() => readStat(got)?.sid === got, `pid ${got} to call setsid`);
-      return got;
-    }
+    // `$!` is printed right after the fork: wait for the child to be in its own session.
+    await waitFor(() => readStat(got)?.sid === got, `pid ${got} to call setsid`);
+    if (got === pid) return got;
     process.kill(got, "SIGKILL");
   }
-  throw new Error(`could not get pid ${pid} reused`);
+  const other = Bun.spawn(["setsid", "sleep", "1000"], { stdio: ["ignore", "ignore", "ignore"] });
+  killAfterTest(other.pid);
+  await waitFor(() => readStat(other.pid)?.sid === other.pid, "the impostor to call setsid");
+  await withState(projectPaths(root), (tx) => void (tx.unit(unit).pid = other.pid));
+  return other.pid;
 }
 
 test("a recorded pid reused by an unrelated process is reported not running", async () => {
   const p = tempProject();
   p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no" }));
   expect((await sv(p.root, ["up"])).code).toBe(0);
-  const { pid } = await unitStatus(p.root, "victim");
-  const impostor = await reusePid(pid!);
+  const impostor = await impostorFor(p.root, "victim");
   const stat = readStat(impostor)!;
   // The impostor leads its own group, so signalling the recorded group would hit it.
-  expect({ pgid: stat.pgid, sid: stat.sid }).toEqual({ pgid: pid!, sid: pid! });
+  expect({ pgid: stat.pgid, sid: stat.sid }).toEqual({ pgid: impostor, sid: impostor });
 
   const s = await unitStatus(p.root, "victim");
   expect({ state: s.state, pid: s.pid, last_error: s.last_error }).toEqual({ state: "error", pid: null, last_error: "exited unexpectedly (exit status unknown: sv was not its parent)" });
@@ -143,8 +149,7 @@ test("sv down never signals a recorded pid that now belongs to an unrelated proc
   const p = tempProject();
   p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no", stop_timeout: "300ms" }));
   expect((await sv(p.root, ["up"])).code).toBe(0);
-  const { pid } = await unitStatus(p.root, "victim");
-  const impostor = await reusePid(pid!);
+  const impostor = await impostorFor(p.root, "victim");
   const ticks = readStat(impostor)!.startTicks;
 
   // Straight to down: the store still says running with that pid.
@@ -154,4 +159,21 @@ test("sv down never signals a recorded pid that now belongs to an unrelated proc
   expect(isAlive(impostor)).toBe(true);
   expect(readStat(impostor)!.startTicks).toBe(ticks);
   expect((await status(p.root)).map((s) => [s.name, s.state, s.pid])).toEqual([["victim", "stopped", null]]);
+});
+
+test("sv up over a recorded pid reused by an unrelated process starts a new one and leaves the impostor alone", async () => {
+  const p = tempProject();
+  p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const impostor = await impostorFor(p.root, "victim");
+  const ticks = readStat(impostor)!.startTicks;
+
+  const up = await sv(p.root, ["up"]);
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(/^✓ victim running \(pid \d+\) in \d+ ms\n$/);
+  const now = await unitStatus(p.root, "victim");
+  expect(now.state).toBe("running");
+  expect(now.pid).not.toBe(impostor);
+  expect(isAlive(impostor)).toBe(true);
+  expect(readStat(impostor)!.startTicks).toBe(ticks);
 });
