@@ -230,3 +230,59 @@ test("sv restart NAME: new processes for it and its dependents, stopped dependen
   const ev = events(p.root).slice(mark);
   expect(ev.map((e) => `${e.service}:${e.to}`)).toEqual(["api:stopping", "api:stopped", "db:stopping", "db:stopped", "db:starting", "db:running", "api:starting", "api:running"]);
 });
+
+describe("ordering without dependencies", () => {
+  test("after: waits for a service that is being started, but never pulls it in", async () => {
+    const p = tempProject();
+    p.write("services/migrate.yml", JSON.stringify({ type: "oneshot", command: `touch ${p.root}/migrated` }));
+    p.write("services/api.yml", JSON.stringify(marked(p.root, { after: ["migrate"] })));
+    const alone = await sv(p.root, ["up", "api"]);
+    expect(alone.code).toBe(0);
+    expect(lines(alone.stdout).map((l) => l.split(" ")[1])).toEqual(["api"]);
+    expect(existsSync(join(p.root, "migrated"))).toBe(false);
+    expect((await sv(p.root, ["down"])).code).toBe(0);
+    const mark = events(p.root).length;
+
+    const both = await sv(p.root, ["up"]);
+    expect(both.code).toBe(0);
+    const ev = events(p.root).slice(mark);
+    expect(eventIndex(ev, "migrate", "completed")).toBeGreaterThanOrEqual(0);
+    expect(eventIndex(ev, "migrate", "completed")).toBeLessThan(eventIndex(ev, "api", "starting"));
+  });
+
+  test("before: the named service starts after this one", async () => {
+    const p = tempProject();
+    p.write("services/first.yml", JSON.stringify(marked(p.root, { before: ["second"] })));
+    p.write("services/second.yml", JSON.stringify(marked(p.root)));
+    const up = await sv(p.root, ["up"]);
+    expect(up.code).toBe(0);
+    const ev = events(p.root);
+    expect(eventIndex(ev, "first", "running")).toBeLessThan(eventIndex(ev, "second", "starting"));
+    // And stops before it: second goes down first.
+    expect((await sv(p.root, ["down"])).stdout).toBe("✓ second stopped\n✓ first stopped\n");
+  });
+
+  test("on-demand services start only when named or needed", async () => {
+    const p = tempProject();
+    p.write("services/cache.yml", JSON.stringify(marked(p.root, { type: "on-demand" })));
+    p.write("services/web.yml", JSON.stringify(marked(p.root)));
+    p.write("services/api.yml", JSON.stringify(marked(p.root, { depends_on: ["cache"] })));
+    const bare = await sv(p.root, ["up", "web"]);
+    expect(bare.code).toBe(0);
+    expect(existsSync(join(p.root, "started.cache"))).toBe(false);
+    const needed = await sv(p.root, ["up", "api"]);
+    expect(needed.code).toBe(0);
+    expect(lines(needed.stdout).map((l) => l.split(" ")[1])).toEqual(["cache", "api"]);
+    expect((await unitStatus(p.root, "cache")).state).toBe("running");
+  });
+
+  test("a bare sv up leaves on-demand services alone", async () => {
+    const p = tempProject();
+    p.write("services/cache.yml", JSON.stringify(marked(p.root, { type: "on-demand" })));
+    p.write("services/web.yml", JSON.stringify(marked(p.root)));
+    const up = await sv(p.root, ["up"]);
+    expect(up.code).toBe(0);
+    expect(lines(up.stdout).map((l) => l.split(" ")[1])).toEqual(["web"]);
+    expect((await unitStatus(p.root, "cache")).state).toBe("stopped");
+  });
+});
