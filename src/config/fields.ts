@@ -33,7 +33,8 @@ export function byKind<const B extends Partial<Record<Kind, v.GenericSchema>>>(b
 
 /**
  * A mapping with known keys. Every unknown key is reported (valibot's strictObject stops at the first), with the
- * closest known key as a hint; a key left empty (`port:`) counts as not set.
+ * closest known key as a hint; a key left empty (`port:`) counts as not set. Keys starting with `x-` are ignored,
+ * as in docker compose: a place for YAML anchors (`x-defaults: &defaults`).
  */
 export function strict<const E extends v.ObjectEntries>(entries: E, message = "must be a mapping") {
   const known = Object.keys(entries);
@@ -46,7 +47,7 @@ export function strict<const E extends v.ObjectEntries>(entries: E, message = "m
       const input = dataset.value;
       if (!isRecord(input)) return;
       for (const key of Object.keys(input)) {
-        if (known.includes(key)) continue;
+        if (known.includes(key) || key.startsWith("x-")) continue;
         const guess = didYouMean(key, known);
         addIssue({
           message: `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}`,

@@ -79,7 +79,13 @@ function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_fil
     const at = { file: origin.file, path: [...origin.prefix, "env_file", ...(Array.isArray(envFile) ? [i] : [])] };
     if (!existsSync(path)) return problems.push({ ...at, message: `env file ${f} does not exist` });
     if (!statSync(path).isFile()) return problems.push({ ...at, message: `env file ${f} is not a file` });
-    const parsed = parseEnvFile(readFileSync(path, "utf8"), env);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      return problems.push({ ...at, message: `cannot read env file ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+    }
+    const parsed = parseEnvFile(text, env);
     for (const p of parsed.problems) problems.push({ file: path, path: [], at: { line: p.line, col: p.col }, message: p.message });
     Object.assign(vars, parsed.vars);
   });

@@ -1,5 +1,5 @@
 // Config problems: collected while loading, then turned into `file:line:col: path: message` lines in a stable order.
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import type * as v from "valibot";
 import type { Locator } from "./positions.ts";
 
@@ -60,8 +60,8 @@ export async function formatProblems(root: string, problems: Problem[], texts: M
   const placed: Placed[] = [];
   for (const p of problems) {
     if (!ranks.has(p.file)) ranks.set(p.file, ranks.size);
-    const { line, col, message } = await place(p, await positions(p.file));
-    const name = /^https?:/.test(p.file) ? p.file : relative(root, p.file) || p.file;
+    const { line, col, message } = place(p, await positions(p.file));
+    const name = displayName(root, p.file);
     const path = p.path.length > 0 && !p.syntax ? `${p.path.join(".")}: ` : "";
     placed.push({ rank: ranks.get(p.file)!, line, col, text: `${name}:${line}:${col}: ${path}${message}` });
   }
@@ -69,8 +69,15 @@ export async function formatProblems(root: string, problems: Problem[], texts: M
   return [...new Set(placed.map((p) => p.text))];
 }
 
+/** A file as problems name it: relative to the root when inside it, else absolute; URLs as they are. */
+function displayName(root: string, file: string): string {
+  if (/^https?:/i.test(file)) return file;
+  const rel = relative(root, file);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? file : rel;
+}
+
 /** The line, column and final wording of one problem. */
-async function place(p: Problem, loc: Locator | undefined): Promise<{ line: number; col: number; message: string }> {
+function place(p: Problem, loc: Locator | undefined): { line: number; col: number; message: string } {
   if (p.at) return { ...p.at, message: p.message };
   if (!loc) return { line: 1, col: 1, message: p.message };
   if (p.syntax) {

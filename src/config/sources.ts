@@ -32,9 +32,16 @@ export class Reader {
     }
   }
 
-  /** Read and parse a local file. */
+  /** Read and parse a local file; undefined (and a problem) when it cannot be read. */
   read(file: string): unknown {
-    return this.parse(file, readFileSync(file, "utf8"));
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      this.problems.push({ file, path: [], message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+      return undefined;
+    }
+    return this.parse(file, text);
   }
 }
 
@@ -55,11 +62,11 @@ export function readServiceFiles(root: string, reader: Reader): Source[] {
   const dir = join(root, "services");
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
   const sources: Source[] = [];
-  for (const entry of readdirSync(dir).sort()) {
-    const file = join(dir, entry);
-    if (entry.startsWith(".") || !/\.ya?ml$/.test(entry) || !statSync(file).isFile()) continue;
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const file = join(dir, entry.name);
+    if (entry.name.startsWith(".") || !/\.ya?ml$/.test(entry.name) || entry.isDirectory()) continue;
     const data = reader.read(file);
-    if (checkMapping(reader, file, data, SERVICE_DOCUMENT)) sources.push({ file, prefix: [], name: stem(entry), data });
+    if (checkMapping(reader, file, data, SERVICE_DOCUMENT)) sources.push({ file, prefix: [], name: stem(entry.name), data });
   }
   return sources;
 }

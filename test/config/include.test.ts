@@ -1,6 +1,7 @@
 // include: in sv.yml: single files, globs, files with a services: map, and http(s) URLs served by a real local server.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { tempProject } from "../helpers/project.ts";
 import { load, problemsOf } from "./helpers.ts";
 
 describe("files and globs", () => {
@@ -28,6 +29,13 @@ describe("files and globs", () => {
   test("a glob matching nothing is fine (like nginx include); a missing plain file is not", async () => {
     expect(await problemsOf({ "sv.yml": "include: [local/*.yml]\n" })).toEqual([]);
     expect(await problemsOf({ "sv.yml": "include:\n  - a.yml\n  - local.yml\n", "a.yml": "command: a\n" })).toEqual(["sv.yml:3:5: include.1: local.yml does not exist"]);
+  });
+
+  test("an absolute path outside the root is named in full", async () => {
+    const outside = tempProject({ "shared/cache.yml": "command: c\nport: 0\n" });
+    const file = join(outside.root, "shared/cache.yml");
+    expect(await problemsOf({ "sv.yml": `include: ['${file}']\n` })).toEqual([`${file}:2:7: port: must be a port number (1-65535)`]);
+    expect(await problemsOf({ "sv.yml": `include: ['${outside.root}/shared/*.yml']\n` })).toEqual([`${file}:2:7: port: must be a port number (1-65535)`]);
   });
 
   test("a folder needs a glob", async () => {

@@ -1,6 +1,9 @@
 // Loading a project: which files count, sv.yml settings and inline services, document shapes, syntax errors, names.
 import { describe, expect, test } from "bun:test";
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { loadProject } from "../../src/config/load.ts";
+import { tempProject } from "../helpers/project.ts";
 import { load, problemsOf } from "./helpers.ts";
 
 describe("files and settings", () => {
@@ -39,6 +42,63 @@ describe("files and settings", () => {
     const project = await load({ "sv.yml": "services:\n  web:\n    command: w\n", "services/api.yml": "command: a\n" });
     expect([...project.services.keys()]).toEqual(["web", "api"]);
     expect(project.services.get("web")!.path).toEqual(["services", "web"]);
+  });
+});
+
+describe("YAML conveniences", () => {
+  test("anchors and merge keys, with x- keys to hold them (ignored, as in docker compose)", async () => {
+    const yaml = [
+      "x-defaults: &defaults",
+      "  restart: always",
+      "  stop_timeout: 3s",
+      "  x-note: anything",
+      "services:",
+      "  api:",
+      "    <<: *defaults",
+      "    command: a",
+      "  web:",
+      "    <<: *defaults",
+      "    command: w",
+      "    restart: 'no'",
+    ].join("\n");
+    const project = await load({ "sv.yml": yaml });
+    expect([...project.services.values()].map((s) => [s.name, s.restart, s.stopTimeoutMs])).toEqual([
+      ["api", "always", 3000],
+      ["web", "no", 3000],
+    ]);
+  });
+
+  test("a service file that cannot be read (a dangling symlink)", async () => {
+    const p = tempProject({ "services/api.yml": "command: a\n" });
+    symlinkSync(join(p.root, "nowhere.yml"), join(p.root, "services/db.yml"));
+    await expect(loadProject(p.root, {})).rejects.toMatchObject({ problems: ["services/db.yml:1:1: cannot read the file (ENOENT)"] });
+  });
+});
+
+describe("sv.yml api: settings", () => {
+  test("tokens, tls and listen, paths resolved against the root", async () => {
+    const yaml = "api:\n  listen: 127.0.0.1:9090\n  tokens:\n    - { token: '${TOKEN}', role: operate }\n    - token_file: secrets/read.token\n  tls: { cert: tls/cert.pem, key: tls/key.pem }\n";
+    const project = await load({ "sv.yml": yaml }, { TOKEN: "0123456789abcdef0123" });
+    expect(project.api).toEqual({
+      listen: "127.0.0.1:9090",
+      tokens: [
+        { token: "0123456789abcdef0123", tokenFile: undefined, role: "operate" },
+        { token: undefined, tokenFile: join(project.root, "secrets/read.token"), role: "read" },
+      ],
+      tls: { certFile: join(project.root, "tls/cert.pem"), keyFile: join(project.root, "tls/key.pem") },
+      allowInsecure: false,
+    });
+  });
+
+  const cases: [string, string, string[]][] = [
+    ["unknown key", "api:\n  listn: ':9090'\n", ['sv.yml:2:3: api.listn: unknown key "listn" (did you mean "listen"?)']],
+    ["a short token", "api:\n  tokens: [{ token: abc }]\n", ["sv.yml:2:21: api.tokens.0.token: must be at least 16 characters"]],
+    ["a bad role", "api:\n  tokens: [{ token: 0123456789abcdef, role: admin }]\n", ['sv.yml:2:45: api.tokens.0.role: must be one of read, operate (got "admin")']],
+    ["neither token nor token_file", "api:\n  tokens: [{ role: read }]\n", ["sv.yml:2:12: api.tokens.0: each token needs exactly one of token: or token_file:"]],
+    ["tls without key", "api:\n  tls: { cert: c.pem }\n", ["sv.yml:2:3: api.tls.key: is required"]],
+  ];
+  test.each(cases)("%s", async (_title, yaml, expected) => {
+    expect(await problemsOf({ "sv.yml": yaml })).toEqual(expected);
   });
 });
 
