@@ -149,7 +149,8 @@ function serialize(state: StoreState): string {
 
 /** Temp file, fsync, rename, fsync the directory: a crash leaves the old file or the new one, never a mix. */
 function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // One fixed name: only the lock holder writes, and a temp file left by a killed sv is simply overwritten.
+  const tmp = `${file}.tmp`;
   const fd = openSync(tmp, "w");
   try {
     writeSync(fd, text);

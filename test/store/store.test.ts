@@ -75,6 +75,8 @@ test("a writer killed with SIGKILL mid-loop leaves a whole file and a free lock"
   // The kernel dropped its flock: we get the lock without waiting.
   const n = await withState(paths, (tx) => ++tx.unit("w").restarts, { waitMs: 0 });
   expect(n).toBe(state.units.w!.restarts + 1);
+  // Whatever temp file it left was overwritten and renamed by that write.
+  expect(readdirSync(join(p.root, ".sv/state")).sort()).toEqual(["lock", "services.yml"]);
 });
 
 const BROKEN: [string, string, string][] = [
