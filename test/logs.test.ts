@@ -180,6 +180,26 @@ test("-f -n 0 prints only new lines, waits for a log that does not exist yet, an
   expect(code).toBe(0);
 });
 
+test("-f --json prints one JSON object per line", async () => {
+  const p = project({ api: "a1\n", db: "d1\n" });
+  const proc = Bun.spawn([SV, "logs", "-f", "--json", "-n", "1"], { cwd: p.root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
+  })();
+  await waitFor(() => out.includes('"d1"'), "the tail as JSON lines");
+  appendFileSync(p.log("api"), "a2\n");
+  await waitFor(() => out.includes('"a2"'), "a new line as JSON");
+  proc.kill("SIGTERM");
+  await reading;
+  expect(await proc.exited).toBe(0);
+  expect(out.trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual([
+    { service: "api", line: "a1" },
+    { service: "db", line: "d1" },
+    { service: "api", line: "a2" },
+  ]);
+});
+
 test("the logs of real services started by sv up, one per instance", async () => {
   const p = tempProject({
     "services/hello.yml": `command: ${fixtureCommand("announce.ts")}\ninstances: 2\n`,
