@@ -30,11 +30,13 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Resolves true once no live process is left in the group, false at the deadline. */
-async function waitGroupEmpty(pgid: number, deadline: number): Promise<boolean> {
+/**
+ * Resolves true once no live process is left in our group, false at the deadline. A leader pid that
+ * now belongs to another process (reused once our group emptied) counts as gone, not as a straggler.
+ */
+async function waitGroupEmpty(pgid: number, startTicks: number, deadline: number): Promise<boolean> {
   for (let pause = 2; ; pause = Math.min(pause * 2, 20)) {
-    const leader = readStat(pgid);
-    if (isDead(leader) && groupMembers(pgid).length === 0) return true;
+    if (!isOurGroup(pgid, startTicks)) return true;
     if (performance.now() >= deadline) return false;
     await Bun.sleep(pause);
   }
@@ -45,9 +47,9 @@ export async function stopGracefully(pgid: number, startTicks: number, signal: N
   const t0 = performance.now();
   if (!isOurGroup(pgid, startTicks)) return { forced: false, wasRunning: false, durationMs: 0 };
   signalGroup(pgid, signal);
-  if (await waitGroupEmpty(pgid, t0 + timeoutMs)) return { forced: false, wasRunning: true, durationMs: performance.now() - t0 };
+  if (await waitGroupEmpty(pgid, startTicks, t0 + timeoutMs)) return { forced: false, wasRunning: true, durationMs: performance.now() - t0 };
   if (isOurGroup(pgid, startTicks)) signalGroup(pgid, "SIGKILL");
-  await waitGroupEmpty(pgid, performance.now() + 5000);
+  await waitGroupEmpty(pgid, startTicks, performance.now() + 5000);
   return { forced: true, wasRunning: true, durationMs: performance.now() - t0 };
 }
 
@@ -62,5 +64,5 @@ export function killGroupNow(pgid: number, startTicks: number): boolean {
 export async function killGroup(pgid: number, startTicks: number): Promise<void> {
   if (!isOurGroup(pgid, startTicks)) return;
   signalGroup(pgid, "SIGKILL");
-  await waitGroupEmpty(pgid, performance.now() + 5000);
+  await waitGroupEmpty(pgid, startTicks, performance.now() + 5000);
 }
