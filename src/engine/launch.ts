@@ -2,6 +2,7 @@
 import type { Service } from "../config/schema.ts";
 import { logFile } from "../paths.ts";
 import { runProbe } from "../probes/index.ts";
+import { isSameProcess } from "../runtime/identity.ts";
 import { isOurGroup, killGroup, killGroupNow } from "../runtime/signals.ts";
 import { spawnService, type Spawned } from "../runtime/spawn.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
@@ -194,7 +195,10 @@ export async function launchUnit(
   await reapLeftovers([readState(ctx.paths).units[unitName]]);
   const hookError = await runHook(ctx, svc, unitName, "pre_start");
   const launched = await commit(ctx, (tx) => {
-    if (!opts.guard(tx.unit(unitName))) return null;
+    const unit = tx.unit(unitName);
+    if (!opts.guard(unit)) return null;
+    // Another sv started it while we waited (start_delay, pre_start): keep that process, do not replace it.
+    if (unit.state === "running" && isSameProcess(unit.pid, unit.start_ticks)) return { running: unit.pid! };
     let failure = hookError;
     if (failure === null) {
       try {
@@ -207,6 +211,7 @@ export async function launchUnit(
     return { failure };
   });
   if (launched === null) return null;
+  if ("running" in launched) return { unit: unitName, pid: launched.running ?? null, to: "running", reason: "already running", exitCode: null, durationMs: 0 };
   if ("failure" in launched) return { unit: unitName, pid: null, to: "error", reason: launched.failure, exitCode: null, durationMs: 0 };
   const result = await awaitStarted(ctx, svc, launched);
   const lost = await commit(ctx, (tx) => recordUnitResult(tx, result));

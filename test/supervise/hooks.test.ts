@@ -1,0 +1,82 @@
+// Lifecycle hooks and `sv exec`, driven through the compiled binary.
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, fixture, freePort, isAlive, isListening, sv, tempProject, unitStatus } from "../helpers/project.ts";
+import { spawns, unitEvents } from "./support.ts";
+
+test("a failing pre_start hook fails sv up with its exit code, and the service is never spawned", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sleep", "1000"], hooks: { pre_start: "echo checking; exit 4" } }));
+  const up = await sv(p.root, ["up"]);
+  expect(up).toEqual({ code: 1, stdout: "✘ web: pre_start hook exited with code 4\n", stderr: "✘ up: 1 of 1 service failed\n" });
+  expect(existsSync(file)).toBe(false);
+  expect(await unitStatus(p.root, "web")).toMatchObject({ state: "error", pid: null, last_error: "pre_start hook exited with code 4" });
+  // The hook's output went to the service's log.
+  expect(p.read(".sv/log/web.log")).toBe("checking\n");
+  expect(unitEvents(p.root, "web").map((e) => [e.from, e.to, e.reason])).toEqual([
+    ["stopped", "starting", "start"],
+    ["starting", "error", "pre_start hook exited with code 4"],
+  ]);
+});
+
+test("hooks run in order around the process: pre_start, post_start once it is up, pre_stop, post_stop once it is gone", async () => {
+  const p = tempProject();
+  const port = freePort();
+  const file = join(p.root, "spawns");
+  const trail = join(p.root, "trail");
+  // Each hook notes whether the service's process is alive at that moment ("Z" = zombie counts as gone).
+  const note = (name: string) => `p=$(tail -n1 ${file} 2>/dev/null | cut -d' ' -f1); s=; [ -n "$p" ] && s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); case "$s" in ""|Z) echo "${name} gone" ;; *) echo "${name} alive" ;; esac >> ${trail}`;
+  p.write(
+    "services/web.yml",
+    JSON.stringify({
+      command: ["sh", fixture("record-pid.sh"), file, BUN, fixture("tcp-server.ts")],
+      port,
+      hooks: { pre_start: note("pre_start"), post_start: note("post_start"), pre_stop: note("pre_stop"), post_stop: note("post_stop") },
+    }),
+  );
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  expect(await isListening(port)).toBe(true);
+  expect(p.read("trail")).toBe("pre_start gone\npost_start alive\n");
+  const pid = (await unitStatus(p.root, "web")).pid!;
+  const down = await sv(p.root, ["down"]);
+  expect(down).toEqual({ code: 0, stdout: "✓ web stopped\n", stderr: "" });
+  expect(p.read("trail")).toBe("pre_start gone\npost_start alive\npre_stop alive\npost_stop gone\n");
+  expect(isAlive(pid)).toBe(false);
+});
+
+test("sv exec: brings the requirement up, passes its address, runs the command, and exits with its code", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/db.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port }));
+  const r = await sv(p.root, ["exec", "--requires", "db", "--", "sh", "-c", 'echo "$DB_HOST $DB_PORT $DB_ADDR"; exit 7']);
+  expect(r.code).toBe(7);
+  expect(r.stdout).toBe(`127.0.0.1 ${port} 127.0.0.1:${port}\n`);
+  // db was really up while the command ran, and stays up (it is wanted up now).
+  expect(await unitStatus(p.root, "db")).toMatchObject({ state: "running", wanted: "up" });
+  expect(await isListening(port)).toBe(true);
+  // Exit 0 passes through too.
+  expect((await sv(p.root, ["exec", "--requires", "db", "--", "true"])).code).toBe(0);
+});
+
+test("sv exec: a requirement that fails to start is exit 1, and the command never runs", async () => {
+  const p = tempProject();
+  p.write("services/db.yml", JSON.stringify({ command: "echo cannot start; exit 3" }));
+  const marker = join(p.root, "ran");
+  const r = await sv(p.root, ["exec", "--requires", "db", "--", "touch", marker]);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toContain("✘ db: db exited with code 3 while starting\n");
+  expect(r.stderr).toEndWith("✘ exec: 1 required service failed; not running touch\n");
+  expect(existsSync(marker)).toBe(false);
+});
+
+test("sv exec with a multi-instance requirement: every instance is up first; the command gets no SV_INSTANCE of its own", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  p.write("services/pool.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sleep", "1000"], instances: 2 }));
+  const r = await sv(p.root, ["exec", "--requires", "pool", "--", "sh", "-c", 'echo "[${SV_INSTANCE:-none}]"']);
+  expect(r).toMatchObject({ code: 0, stdout: "[none]\n" });
+  expect(spawns(file).map((s) => s.instance).sort()).toEqual(["0", "1"]);
+});

@@ -1,0 +1,245 @@
+// `sv reconcile` run like cron (here: again and again from the test): it revives crashed services, backs
+// off a crash loop, gives up after max_restarts (alerting a real webhook), never starts a unit twice when
+// two run at once, says nothing when nothing changed, and respects the store lock.
+import { expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, events, fixture, freePort, isAlive, isListening, killAfterTest, SV, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+import { killGroup, reconcileUntil, spawns, unitEvents, webhookServer } from "./support.ts";
+
+const EXITED = "exited unexpectedly (exit status unknown: sv was not its parent)";
+const CRASHED = "crash exited with code 1 while starting";
+
+/** A service that exits 1 at once, recording each spawn's pid in `file`. */
+const crashLoop = (file: string, extra: Record<string, unknown>) => JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sh", "-c", "exit 1"], ...extra });
+
+const ms = (ts: string) => Date.parse(ts);
+
+test("cron-style: after a SIGKILL, reconcile records the crash, waits out restart_delay, and brings it back", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "300ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const oldPid = (await unitStatus(p.root, "web")).pid!;
+  killGroup(oldPid);
+  await waitFor(() => !isAlive(oldPid), "the killed service to be gone");
+
+  const t0 = performance.now();
+  const runs = await reconcileUntil(p.root, async () => (await isListening(port)) && (await unitStatus(p.root, "web")).state === "running", "web serving again");
+  console.log(`reconcile loop: SIGKILL -> serving again in ${Math.round(performance.now() - t0)} ms over ${runs.length} runs`);
+  const now = await unitStatus(p.root, "web");
+  expect(now).toMatchObject({ state: "running", health: "healthy", restarts: 1 });
+  expect(now.pid).not.toBe(oldPid);
+
+  // The first run saw the crash and scheduled the restart: one line each, exit 1 (web is down).
+  expect(runs[0]).toEqual({ code: 1, stderr: "", stdout: `web: running -> error (${EXITED})\nweb: restart in 300 ms (attempt 1): ${EXITED}\n` });
+  // Runs before the delay was up changed nothing and said nothing.
+  for (const r of runs.slice(1, -1)) expect(r).toEqual({ code: 1, stdout: "", stderr: "" });
+  // The last one restarted it, and says so; exit 0.
+  expect(runs.at(-1)).toEqual({ code: 0, stderr: "", stdout: `web: restarting: ${EXITED}\nweb: running (health check passed)\n` });
+
+  const ev = unitEvents(p.root, "web").slice(2);
+  expect(ev).toEqual([
+    { service: "web", from: "running", to: "error", reason: EXITED, pid: oldPid },
+    { service: "web", from: "error", to: "error", reason: `restart in 300 ms (attempt 1): ${EXITED}`, pid: oldPid },
+    { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: now.pid },
+    { service: "web", from: "starting", to: "running", reason: "health check passed", pid: now.pid },
+  ]);
+  // The restart waited at least restart_delay after the crash was recorded.
+  const all = events(p.root).filter((e) => e.service === "web");
+  expect(ms(all.at(-2)!.ts) - ms(all.at(-4)!.ts)).toBeGreaterThanOrEqual(300);
+
+  // Nothing to do now: silent, exit 0.
+  expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
+});
+
+test("a crash loop under cron: the delays between attempts double from restart_delay up to restart_max_delay", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  p.write("services/crash.yml", crashLoop(file, { restart_delay: "300ms", restart_max_delay: "1200ms", max_restarts: 0 }));
+  const up = await sv(p.root, ["up"]);
+  expect(up.code).toBe(1);
+  expect(up.stdout).toBe(`✘ crash: ${CRASHED}\n`);
+
+  await reconcileUntil(p.root, () => spawns(file).length >= 6, "five restarts");
+  const ev = events(p.root).filter((e) => e.service === "crash");
+  // The backoff decisions, in order: doubling, then capped.
+  const scheduled = ev.filter((e) => e.from === "error" && e.to === "error").map((e) => e.reason);
+  expect(scheduled.slice(0, 5)).toEqual([300, 600, 1200, 1200, 1200].map((d, i) => `restart in ${d} ms (attempt ${i + 1}): ${CRASHED}`));
+
+  // And the time between a failure and the next attempt is at least that delay, and grows while it doubles.
+  const gaps: number[] = [];
+  for (let i = 0; i < ev.length; i++) {
+    if (ev[i]!.to !== "starting" || ev[i]!.from !== "error") continue;
+    const failed = ev.slice(0, i).findLast((e) => e.from === "starting" && e.to === "error")!;
+    gaps.push(ms(ev[i]!.ts) - ms(failed.ts));
+  }
+  console.log(`crash loop under cron: gaps between failure and next attempt ${gaps.join(", ")} ms`);
+  expect(gaps.length).toBeGreaterThanOrEqual(5);
+  [300, 600, 1200, 1200, 1200].forEach((d, i) => expect(gaps[i]!).toBeGreaterThanOrEqual(d));
+  expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+  expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
+  const s = await unitStatus(p.root, "crash");
+  expect(s.state).toBe("error");
+  expect(s.restarts).toBe(spawns(file).length - 1);
+});
+
+test("a flapping service gives up after max_restarts: state error, one webhook POST naming it, reconcile exits 1", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  const hook = webhookServer();
+  try {
+    p.write("services/crash.yml", crashLoop(file, { restart_delay: "100ms", max_restarts: 2, on_failure: [{ webhook: hook.url }] }));
+    expect((await sv(p.root, ["up"])).code).toBe(1);
+    const reason = `gave up after 2 restarts (max_restarts): ${CRASHED}`;
+    const runs = await reconcileUntil(p.root, () => hook.bodies.length > 0, "the on_failure webhook");
+    expect(runs.at(-1)).toEqual({ code: 1, stderr: "", stdout: `crash: ${reason}\n` });
+    expect(spawns(file)).toHaveLength(3);
+    expect(await unitStatus(p.root, "crash")).toMatchObject({ state: "error", wanted: "up", restarts: 2, last_error: CRASHED });
+    expect(hook.bodies).toEqual([
+      {
+        service: "crash",
+        unit: "crash",
+        project: p.root,
+        event: { ts: expect.any(String), service: "crash", from: "error", to: "error", reason, pid: spawns(file)[2]!.pid },
+      },
+    ]);
+
+    // Given up means given up: more passes start nothing, alert nobody again, and keep failing the cron job.
+    for (let i = 0; i < 3; i++) expect(await sv(p.root, ["reconcile"])).toEqual({ code: 1, stdout: "", stderr: "" });
+    expect(spawns(file)).toHaveLength(3);
+    expect(hook.bodies).toHaveLength(1);
+  } finally {
+    hook.stop();
+  }
+});
+
+test("retry_after_error: after giving up, it is retried each restart_max_delay (and alerted only once)", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  const hook = webhookServer();
+  try {
+    p.write("services/crash.yml", crashLoop(file, { restart_delay: "100ms", restart_max_delay: "1s", max_restarts: 1, retry_after_error: true, on_failure: [{ webhook: hook.url }] }));
+    expect((await sv(p.root, ["up"])).code).toBe(1);
+    await reconcileUntil(p.root, () => spawns(file).length >= 5, "two retries after giving up");
+    const ev = events(p.root).filter((e) => e.service === "crash");
+    const gaveUp = ev.findIndex((e) => e.reason.startsWith("gave up after 1 restarts"));
+    expect(gaveUp).toBeGreaterThan(-1);
+    const retries = ev.filter((e, i) => i > gaveUp && e.to === "starting");
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries[0]!.reason).toBe("retry_after_error: retrying 1 s after giving up");
+    // Each retry comes at least restart_max_delay after the failure before it: no hot loop once given up.
+    for (const retry of retries) {
+      const failed = ev.slice(0, ev.indexOf(retry)).findLast((e) => e.to === "error")!;
+      expect(ms(retry.ts) - ms(failed.ts)).toBeGreaterThanOrEqual(1000);
+    }
+    expect(hook.bodies).toHaveLength(1);
+  } finally {
+    hook.stop();
+  }
+});
+
+test.each(["0s", "200ms"])("two reconcilers racing (restart_delay %s) start a crashed service exactly once, round after round", async (delay) => {
+  const p = tempProject();
+  const port = freePort();
+  const file = join(p.root, "spawns");
+  p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, BUN, fixture("tcp-server.ts")], port, restart_delay: delay }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const race = () =>
+    Promise.all(
+      [0, 1].map(async () => {
+        const proc = Bun.spawn([SV, "reconcile"], { cwd: p.root, env: { ...process.env, NO_COLOR: "1", CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+        killAfterTest(proc.pid);
+        return { code: await proc.exited, stdout: await new Response(proc.stdout).text() };
+      }),
+    );
+  for (let round = 1; round <= 4; round++) {
+    const before = spawns(file);
+    expect(before).toHaveLength(round);
+    const pid = before.at(-1)!.pid;
+    killGroup(pid);
+    await waitFor(() => !isAlive(pid), "the killed service to be gone");
+    // Pairs of reconcilers started at the same instant, until it runs again.
+    await waitFor(async () => {
+      await race();
+      const s = await unitStatus(p.root, "web");
+      return s.state === "running" && s.pid !== pid;
+    }, `round ${round}: web running again`);
+    expect(spawns(file)).toHaveLength(round + 1);
+    expect((await unitStatus(p.root, "web")).pid).toBe(spawns(file).at(-1)!.pid);
+    expect(await isListening(port)).toBe(true);
+  }
+  expect((await unitStatus(p.root, "web")).restarts).toBe(4);
+  // Every start in the log is one of the recorded spawns, each exactly once.
+  const started = events(p.root).filter((e) => e.service === "web" && e.to === "starting").map((e) => e.pid);
+  expect(started).toEqual(spawns(file).map((s) => s.pid));
+});
+
+test("nothing to do: sv reconcile prints nothing and exits 0", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port }));
+  p.write("services/job.yml", JSON.stringify({ type: "oneshot", command: "echo did the job" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const store = join(p.root, ".sv/state/services.yml");
+  const written = statSync(store).mtimeMs;
+  for (let i = 0; i < 3; i++) expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
+  // Nothing changed, so nothing was written.
+  expect(statSync(store).mtimeMs).toBe(written);
+  expect(await sv(p.root, ["reconcile", "--json"])).toEqual({ code: 0, stdout: `${JSON.stringify({ actions: [], not_ready: [] })}\n`, stderr: "" });
+});
+
+test("the store lock: --no-wait-lock exits 3 at once with a clear message; without it, reconcile waits about 2 s, then exits 3", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "0s" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const pid = (await unitStatus(p.root, "web")).pid!;
+  killGroup(pid);
+  await waitFor(() => !isAlive(pid), "the killed service to be gone");
+
+  // A crash to record means reconcile needs the lock; someone else holds it.
+  const holder = Bun.spawn([BUN, fixture("hold-lock.ts"), p.root], { stdio: ["ignore", "pipe", "inherit"] });
+  killAfterTest(holder.pid);
+  const reader = holder.stdout.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("locked\n");
+  try {
+    const quick = await sv(p.root, ["reconcile", "--no-wait-lock"]);
+    expect(quick.code).toBe(3);
+    expect(quick.stdout).toBe("");
+    expect(quick.stderr).toMatch(new RegExp(`^✘ the store is locked by pid ${holder.pid} .*\\n  hint: another sv is changing state; retry, or drop --no-wait-lock to wait\\n$`));
+
+    const t0 = performance.now();
+    const patient = await sv(p.root, ["reconcile"]);
+    const waited = performance.now() - t0;
+    console.log(`reconcile without --no-wait-lock gave up on the lock after ${Math.round(waited)} ms`);
+    expect(patient.code).toBe(3);
+    expect(patient.stderr).toMatch(/^✘ the store is locked by pid \d+ .*\n  hint: another sv holds the lock; it is released when that process exits\n$/);
+    expect(waited).toBeGreaterThanOrEqual(1900);
+    expect(waited).toBeLessThan(9000);
+    // It changed nothing while locked out (read the store directly: sv status would need the lock too).
+    const store = Bun.YAML.parse(p.read(".sv/state/services.yml")) as { services: Record<string, { state: string; pid: number; restarts: number }> };
+    expect(store.services.web).toMatchObject({ state: "running", pid, restarts: 0 });
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.exited;
+  }
+  // Lock released: the next pass does the work.
+  await reconcileUntil(p.root, async () => (await unitStatus(p.root, "web")).state === "running", "web running again");
+  expect(await isListening(port)).toBe(true);
+});
+
+test("reconcile rotates a log that outgrew log.max_size, and says so once", async () => {
+  const p = tempProject();
+  p.write("services/chatty.yml", JSON.stringify({ command: "head -c 3000 /dev/zero | tr '\\0' x; echo; echo ready; exec sleep 1000", log: { max_size: "1K", keep: 2 } }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const log = join(p.root, ".sv/log/chatty.log");
+  await waitFor(() => existsSync(log) && statSync(log).size >= 3007, "the service to write its output");
+  const r = await sv(p.root, ["reconcile"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^chatty: log rotated \(.*\)\n$/);
+  expect(p.read(".sv/log/chatty.log.1")).toBe(`${"x".repeat(3000)}\nready\n`);
+  expect(statSync(log).size).toBeLessThan(1024);
+  // Below the limit now: the next pass has nothing to say.
+  expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
+});

@@ -1,0 +1,223 @@
+// `sv watch` heals: a SIGKILLed service serves again, an unhealthy one is replaced, one instance of three
+// is restarted alone. Real processes, real ports; every wait is on a condition with a generous deadline.
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, SV, fixture, freePort, isAlive, isListening, status, sv, svBackground, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+import { killGroup, spawns, startWatch, unitEvents, webhookServer } from "./support.ts";
+
+const EXITED = "exited unexpectedly (exit status unknown: sv was not its parent)";
+
+test("SIGKILL of a service's whole group under sv watch: serving again, restarts 1, the events say why", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "100ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const before = await unitStatus(p.root, "web");
+  expect(before).toMatchObject({ state: "running", restarts: 0 });
+  const oldPid = before.pid!;
+
+  const watch = startWatch(p.root, ["--interval", "500ms"]);
+  try {
+    await watch.waitOutput(/watching 1 services/, "watch to start");
+    const t0 = performance.now();
+    killGroup(oldPid);
+    await waitFor(() => !isAlive(oldPid), "the killed service to be gone");
+    await waitFor(() => isListening(port), "the port to accept connections again");
+    const latencyMs = performance.now() - t0;
+    console.log(`watch: SIGKILL -> serving again in ${Math.round(latencyMs)} ms`);
+
+    const after = await unitStatus(p.root, "web");
+    expect(after).toMatchObject({ state: "running", health: "healthy", restarts: 1, last_error: null });
+    expect(after.pid).not.toBe(oldPid);
+    expect(isAlive(after.pid!)).toBe(true);
+
+    const transitions = unitEvents(p.root, "web").filter((e) => e.from !== e.to);
+    expect(transitions).toEqual([
+      { service: "web", from: "stopped", to: "starting", reason: "sv up", pid: oldPid },
+      { service: "web", from: "starting", to: "running", reason: "health check passed", pid: oldPid },
+      { service: "web", from: "running", to: "error", reason: EXITED, pid: oldPid },
+      { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: after.pid },
+      { service: "web", from: "starting", to: "running", reason: "health check passed", pid: after.pid },
+    ]);
+    // The backoff decision is in the log too, between the crash and the restart.
+    expect(unitEvents(p.root, "web")).toContainEqual({ service: "web", from: "error", to: "error", reason: `restart in 100 ms (attempt 1): ${EXITED}`, pid: oldPid });
+    await watch.waitOutput(/web: running \(health check passed\)/, "watch to report the restart");
+    expect(watch.output()).toContain(`web: running -> error (${EXITED})`);
+
+    // Ctrl-C ends watch with exit 0; the service it restarted keeps running.
+    expect(await watch.stop()).toBe(0);
+    expect(isAlive(after.pid!)).toBe(true);
+    expect(await isListening(port)).toBe(true);
+  } finally {
+    await watch.stop();
+  }
+});
+
+test("a service whose HTTP health endpoint starts failing is marked unhealthy and replaced by a new process", async () => {
+  const p = tempProject({ "health-status": "200\n" });
+  const port = freePort();
+  const hook = webhookServer();
+  p.write(
+    "services/web.yml",
+    JSON.stringify({
+      command: [BUN, fixture("http-server.ts"), join(p.root, "health-status")],
+      port,
+      health_check: { type: "http", url: `http://127.0.0.1:${port}/health`, interval: "200ms", timeout: "1s", retries: 2 },
+      restart_delay: "100ms",
+      on_failure: [{ webhook: hook.url }, { command: `echo "$SV_EVENT" >> ${join(p.root, "failures.jsonl")}` }],
+    }),
+  );
+  try {
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    const oldPid = (await unitStatus(p.root, "web")).pid!;
+    const watch = startWatch(p.root, ["--interval", "200ms"]);
+    try {
+      await watch.waitOutput(/watching 1 services/, "watch to start");
+      p.write("health-status", "500\n");
+      const reason = `health check failed: http://127.0.0.1:${port}/health returned 500 (expected 200)`;
+      await watch.waitOutput(new RegExp(`web: unhealthy: ${reason.replace(/[.()/?]/g, "\\$&")}`), "watch to see it unhealthy");
+      // Healthy again from now on, so the replacement can pass its check.
+      p.write("health-status", "200\n");
+      const replaced = await waitFor(async () => {
+        const s = await unitStatus(p.root, "web");
+        return s.state === "running" && s.health === "healthy" && s.pid !== oldPid && s ? s : null;
+      }, "a new, healthy process");
+      expect(isAlive(oldPid)).toBe(false);
+      expect(replaced.restarts).toBeGreaterThanOrEqual(1);
+      const ev = unitEvents(p.root, "web");
+      const unhealthy = ev.findIndex((e) => e.from === "running" && e.to === "running" && e.reason === `unhealthy: ${reason}`);
+      const stopped = ev.findIndex((e) => e.from === "running" && e.to === "error" && e.reason === `unhealthy: ${reason}; stopped for a restart`);
+      const restarted = ev.findIndex((e) => e.from === "error" && e.to === "starting" && e.pid === replaced.pid);
+      expect(unhealthy).toBeGreaterThan(-1);
+      expect(stopped).toBeGreaterThan(unhealthy);
+      expect(restarted).toBeGreaterThan(stopped);
+      expect(ev[stopped]!.pid).toBe(oldPid);
+
+      // on_failure fired for turning unhealthy: the webhook got JSON naming the service, the command got SV_EVENT.
+      await waitFor(() => hook.bodies.length > 0, "the on_failure webhook");
+      expect(hook.bodies[0]).toMatchObject({ service: "web", unit: "web", event: { service: "web", reason: `unhealthy: ${reason}` } });
+      const fromCommand = JSON.parse(readFileSync(join(p.root, "failures.jsonl"), "utf8").split("\n")[0]!);
+      expect(fromCommand).toMatchObject({ service: "web", from: "running", to: "running", reason: `unhealthy: ${reason}`, pid: oldPid });
+      expect(await watch.stop()).toBe(0);
+    } finally {
+      await watch.stop();
+    }
+  } finally {
+    hook.stop();
+  }
+});
+
+test("instances: 3 run as three processes with SV_INSTANCE 0..2; killing one restarts only that one", async () => {
+  const p = tempProject();
+  const file = join(p.root, "spawns");
+  p.write("services/worker.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sleep", "1000"], instances: 3, restart_delay: "100ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const units = await status(p.root);
+  expect(units.map((u) => [u.name, u.state])).toEqual([
+    ["worker.0", "running"],
+    ["worker.1", "running"],
+    ["worker.2", "running"],
+  ]);
+  const pids = units.map((u) => u.pid!);
+  expect(new Set(pids).size).toBe(3);
+  // Each process saw its own SV_INSTANCE.
+  expect(spawns(file).sort((a, b) => a.instance.localeCompare(b.instance))).toEqual(pids.map((pid, i) => ({ pid, instance: String(i) })));
+
+  const watch = startWatch(p.root, ["--interval", "500ms"]);
+  try {
+    await watch.waitOutput(/watching 1 services/, "watch to start");
+    killGroup(pids[1]!);
+    const after = await waitFor(async () => {
+      const s = await status(p.root);
+      return s[1]!.state === "running" && s[1]!.pid !== pids[1] ? s : null;
+    }, "worker.1 to be running again");
+    expect(after.map((u) => u.pid)).toEqual([pids[0]!, after[1]!.pid, pids[2]!]);
+    expect(after.map((u) => u.restarts)).toEqual([0, 1, 0]);
+    // Exactly one new spawn, and it was instance 1.
+    expect(spawns(file).slice(3)).toEqual([{ pid: after[1]!.pid!, instance: "1" }]);
+    for (const pid of [pids[0]!, pids[2]!, after[1]!.pid!]) expect(isAlive(pid)).toBe(true);
+    expect(await watch.stop()).toBe(0);
+  } finally {
+    await watch.stop();
+  }
+});
+
+test("sv watch in a real terminal (tmux, 80x24): the table, a SIGKILLed service back with RST 1, Ctrl-C leaves services running", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "100ms" }));
+  p.write("services/worker.yml", JSON.stringify({ command: ["sleep", "1000"] }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const [web, worker] = (await status(p.root)).map((s) => s.pid!);
+
+  const socket = `sv-watch-test-${process.pid}-${port}`;
+  const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const pane = () => tmux("capture-pane", "-p", "-t", "sv").stdout.toString();
+  const rc = join(p.root, "watch.rc");
+  // The shell traps SIGINT so it outlives Ctrl-C and records watch's exit code (the trap is reset for watch).
+  const script = `trap 'true' INT; cd ${p.root} && ${SV} watch --interval 500ms; echo $? > ${rc}; exec sleep 1000`;
+  expect(tmux("new-session", "-d", "-s", "sv", "-x", "80", "-y", "24", "env", "-u", "CI", "-u", "NO_COLOR", "TERM=xterm-256color", "sh", "-c", script).exitCode).toBe(0);
+  try {
+    const row = (name: string, rest: string) => new RegExp(`^${name}\\s+${rest}`, "m");
+    await waitFor(() => /^NAME\s+STATE\s+HEALTH\s+PID\s+UPTIME\s+RST\s+LAST EVENT/m.test(pane()) && row("worker", "running").test(pane()), `the table in the pane:\n${pane()}`);
+    const first = pane();
+    expect(first).toMatch(row("web", `running\\s+healthy\\s+${web}\\s+\\S+\\s+0\\b`));
+    expect(first).toMatch(row("worker", `running\\s+healthy\\s+${worker}\\s+\\S+\\s+0\\b`));
+    const lines = first.replace(/\n+$/, "").split("\n");
+    expect(lines.length).toBeLessThanOrEqual(24);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+
+    killGroup(web!);
+    const again = row("web", "running\\s+healthy\\s+(\\d+)\\s+\\S+\\s+1\\b");
+    const shown = await waitFor(() => again.exec(pane()), `web running again with RST 1 in the pane:\n${pane()}`);
+    const newPid = Number(shown[1]);
+    expect(newPid).not.toBe(web);
+    expect(await isListening(port)).toBe(true);
+
+    tmux("send-keys", "-t", "sv", "C-c");
+    await waitFor(() => existsSync(rc) && readFileSync(rc, "utf8").endsWith("\n"), "watch to exit after Ctrl-C").catch((e) => {
+      throw new Error(`${(e as Error).message}\n${pane()}`);
+    });
+    expect(readFileSync(rc, "utf8")).toBe("0\n");
+    expect(isAlive(newPid)).toBe(true);
+    expect(isAlive(worker!)).toBe(true);
+    expect(await status(p.root)).toMatchObject([
+      { name: "web", state: "running", pid: newPid, restarts: 1 },
+      { name: "worker", state: "running", pid: worker, restarts: 0 },
+    ]);
+  } finally {
+    tmux("kill-server");
+  }
+});
+
+test("sv up racing watch for a crashed service: whoever comes second leaves the running process alone", async () => {
+  const p = tempProject();
+  const port = freePort();
+  const file = join(p.root, "spawns");
+  // The pre_start hook makes `sv up` slow (HOOK_SLEEP is expanded from each sv's own environment), so watch wins.
+  p.write(
+    "services/web.yml",
+    JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, BUN, fixture("tcp-server.ts")], port, hooks: { pre_start: "sleep ${HOOK_SLEEP:-0}" } }),
+  );
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const watch = startWatch(p.root, ["--interval", "500ms"]);
+  try {
+    await watch.waitOutput(/watching 1 services/, "watch to start");
+    const first = spawns(file)[0]!.pid;
+    killGroup(first);
+    const up = svBackground(p.root, ["up", "web"], { env: { HOOK_SLEEP: "3" } });
+    await waitFor(async () => spawns(file).length === 2 && (await unitStatus(p.root, "web")).state === "running", "watch to restart web");
+    const restarted = spawns(file)[1]!.pid;
+    const r = await up.done;
+    expect(r.stdout).toMatch(/^✓ web running/);
+    expect(r.code).toBe(0);
+    // No third process, and the one watch started was not replaced.
+    expect(spawns(file)).toHaveLength(2);
+    expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", pid: restarted, restarts: 1 });
+    expect(isAlive(restarted)).toBe(true);
+    expect(await watch.stop()).toBe(0);
+  } finally {
+    await watch.stop();
+  }
+});
