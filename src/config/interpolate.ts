@@ -11,7 +11,10 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function interpolate(value: unknown, env: Env, report: Report, path: Seg[] = []): unknown {
   if (typeof value === "string") return value.includes("$") ? expand(value, env, (message) => report(path, message)) : value;
   if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, report, [...path, i]));
-  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, interpolate(item, env, report, [...path, k])]));
+  // x- keys are ignored by the schema (anchors live there): their strings are left alone too.
+  if (isRecord(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, k.startsWith("x-") ? item : interpolate(item, env, report, [...path, k])]));
+  }
   return value;
 }
 

@@ -2,13 +2,13 @@
 // The fast path (valid config) uses only Bun.YAML and valibot; the `yaml` package, which knows line and column,
 // is imported only to place problems, or under `strict` (sv validate) to find duplicate keys.
 import { existsSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import { isRecord } from "./fields.ts";
 import { type Env, interpolate } from "./interpolate.ts";
 import { toApiSettings, toService } from "./normalize.ts";
-import { type Positions, type Problem, type Seg, formatProblems, issuesToProblems, positionsOf } from "./problems.ts";
+import { type Positions, type Problem, type Seg, displayName, formatProblems, issuesToProblems, positionsOf } from "./problems.ts";
 import { NAME_PATTERN, type Project, type Refs, RefsSchema, type Service, IncludeSchema, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
 import { Reader, type Source, checkMapping, inlineSources, readIncludes, readServiceFiles } from "./sources.ts";
 import { type Referrer, validateProject } from "./validate.ts";
@@ -69,8 +69,8 @@ function expandAndCheck<T extends v.GenericSchema>(schema: T, data: unknown, env
   const report = (path: Seg[], message: string) => expansionProblems.push({ file: where.file, path: [...where.prefix, ...path], message });
   const expanded = interpolate(data, env, report);
   const result = v.safeParse(schema, expanded);
-  const failed = new Set(expansionProblems.map((p) => p.path.join("\0")));
-  const echoes = (p: Problem) => failed.has(p.path.join("\0"));
+  const related = (a: Seg[], b: Seg[]) => a.every((seg, i) => i >= b.length || seg === b[i]);
+  const echoes = (p: Problem) => expansionProblems.some((e) => related(e.path, p.path));
   problems.push(...expansionProblems, ...(result.success ? [] : issuesToProblems(where.file, where.prefix, result.issues).filter((p) => !echoes(p))));
   return { expanded, result };
 }
@@ -87,7 +87,7 @@ function buildServices(root: string, sources: Source[], env: Env, problems: Prob
     const other = definedIn.get(name);
     if (other !== undefined) {
       const where = isRecord(data) && "name" in data ? { path: [...src.prefix, "name"] } : { path: src.prefix, atKey: true };
-      problems.push({ file: src.file, ...where, message: `service "${name}" is already defined in ${relative(root, other) || other}` });
+      problems.push({ file: src.file, ...where, message: `service "${name}" is already defined in ${displayName(root, other)}` });
       continue;
     }
     definedIn.set(name, src.file);

@@ -70,7 +70,7 @@ export async function formatProblems(root: string, problems: Problem[], texts: M
 }
 
 /** A file as problems name it: relative to the root when inside it, else absolute; URLs as they are. */
-function displayName(root: string, file: string): string {
+export function displayName(root: string, file: string): string {
   if (/^https?:/i.test(file)) return file;
   const rel = relative(root, file);
   return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? file : rel;

@@ -54,7 +54,10 @@ const DependsOn = byKind(
     list: v.array(Name),
     mapping: v.record(
       NameKey,
-      byKind({ null: v.pipe(v.null(), v.transform(() => ({ condition: undefined }))), mapping: strict({ condition: v.optional(oneOf(CONDITIONS)) }) }, "must be a mapping like { condition: healthy }"),
+      byKind(
+        { null: v.pipe(v.null(), v.transform(() => ({ condition: undefined }))), mapping: strict({ condition: v.optional(oneOf(CONDITIONS)) }) },
+        "must be a mapping like { condition: healthy }",
+      ),
     ),
   },
   DEPENDS_ON_MESSAGE,
@@ -110,6 +113,10 @@ export const RESTART_POLICIES = ["no", "on-failure", "always"] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 const EnvName = v.pipe(v.string(), v.regex(/^[^=\0]+$/, "is not a valid variable name"));
+const EnvValue = byKind(
+  { string: v.string(), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) },
+  "must be a string, number or boolean",
+);
 const Names = byKind({ list: v.array(Name) }, "must be a list of service names");
 
 /** Only the references of a definition: read from a broken definition too, so its unknown references are reported at once. */
@@ -122,7 +129,7 @@ export const ServiceSchema = strict({
   type: v.optional(oneOf(SERVICE_TYPES), "simple"),
   command: Command,
   cwd: v.optional(NonEmpty),
-  env: v.optional(byKind({ mapping: v.record(EnvName, byKind({ string: v.string(), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) }, "must be a string, number or boolean")) }, "must be a mapping of NAME: value"), {}),
+  env: v.optional(byKind({ mapping: v.record(EnvName, EnvValue) }, "must be a mapping of NAME: value"), {}),
   env_file: v.optional(byKind({ string: NonEmpty, list: v.array(NonEmpty) }, "must be a path or a list of paths")),
   user: v.optional(NonEmpty),
   group: v.optional(NonEmpty),
@@ -153,7 +160,11 @@ export type ApiRole = (typeof API_ROLES)[number];
 
 /** A bearer token of the HTTP API: inline or in a file, with a role. */
 const ApiToken = v.pipe(
-  strict({ token: v.optional(v.pipe(NonEmpty, v.check((t) => t.length >= 16, "must be at least 16 characters"))), token_file: v.optional(NonEmpty), role: v.optional(oneOf(API_ROLES), "read") }),
+  strict({
+    token: v.optional(v.pipe(NonEmpty, v.check((t) => t.length >= 16, "must be at least 16 characters"))),
+    token_file: v.optional(NonEmpty),
+    role: v.optional(oneOf(API_ROLES), "read"),
+  }),
   v.check((t) => (t.token === undefined) !== (t.token_file === undefined), "each token needs exactly one of token: or token_file:"),
 );
 

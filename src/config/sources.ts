@@ -82,6 +82,7 @@ export async function readIncludes(root: string, specs: string[], settingsFile: 
   for (const [i, spec] of specs.entries()) {
     const where = { file: settingsFile, path: ["include", i] };
     if (/^https?:\/\//i.test(spec)) {
+      if (reader.texts.has(spec)) continue;
       const data = await fetchDocument(spec, reader, where);
       if (data !== undefined) sources.push(...includedSources(spec, data, reader));
       continue;
@@ -124,9 +125,10 @@ async function fetchDocument(url: string, reader: Reader, where: { file: string;
 function includedSources(file: string, data: unknown, reader: Reader): Source[] {
   if (!checkMapping(reader, file, data, `${SERVICE_DOCUMENT} or services: NAME: ...`)) return [];
   if (!("services" in data)) return [{ file, prefix: [], name: stem(file), data }];
-  for (const key of Object.keys(data).filter((k) => k !== "services")) {
+  for (const key of Object.keys(data).filter((k) => k !== "services" && !k.startsWith("x-"))) {
     const guess = didYouMean(key, ["services"]);
-    reader.problems.push({ file, path: [key], atKey: true, message: `unknown key "${key}"${guess ? ` (did you mean "services"?)` : " (a file with services: holds nothing else)"}` });
+    const hint = guess ? ' (did you mean "services"?)' : " (a file with services: holds nothing else)";
+    reader.problems.push({ file, path: [key], atKey: true, message: `unknown key "${key}"${hint}` });
   }
   if (isRecord(data.services)) return inlineSources(file, data.services);
   reader.problems.push({ file, path: ["services"], message: "must be a mapping of name -> service definition" });

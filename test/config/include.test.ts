@@ -91,6 +91,11 @@ describe("http(s) URLs", () => {
     expect(project.services.get("db")!.port).toBe(5432);
   });
 
+  test("the same URL twice is fetched once", async () => {
+    const project = await load({ "sv.yml": `include: ['${base}/stack.yaml', '${base}/stack.yaml']\n` });
+    expect([...project.services.keys()]).toEqual(["db"]);
+  });
+
   test("an HTTP error is a problem at the include entry", async () => {
     expect(await problemsOf({ "sv.yml": `include: ['${base}/missing.yaml']\n` })).toEqual([`sv.yml:1:11: include.0: cannot fetch ${base}/missing.yaml: HTTP 404`]);
   });

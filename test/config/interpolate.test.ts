@@ -75,6 +75,18 @@ describe("in a project", () => {
     ]);
   });
 
+  test("the empty string an unset variable leaves is not reported again", async () => {
+    expect(await problemsOf({ "services/api.yml": "command: ['${BIN}', run]\nport: ${P}\n" })).toEqual([
+      "services/api.yml:1:11: command.0: ${BIN} is not set",
+      "services/api.yml:2:7: port: ${P} is not set",
+    ]);
+  });
+
+  test("x- keys are left alone", async () => {
+    const yaml = "x-template: &t { command: '${NOT_SET}' }\nservices:\n  api: { command: a, x-note: '${ALSO_NOT_SET}' }\n";
+    expect(await problemsOf({ "sv.yml": yaml })).toEqual([]);
+  });
+
   test("inline services are expanded once: $$ survives as one $", async () => {
     const project = await load({ "sv.yml": "services:\n  web:\n    command: echo $$HOME $${X}\n" }, { X: "no" });
     expect(project.services.get("web")!.command).toBe("echo $HOME ${X}");
