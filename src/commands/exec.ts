@@ -29,15 +29,18 @@ export default defineCommand({
       if (failed > 0) throw new BatchFailure(`exec: ${failed} required service${failed === 1 ? "" : "s"} failed; not running ${argv[0]}`);
     }
     const env = { ...process.env, ...addressEnv(ctx.project, names) };
-    let child: ReturnType<typeof Bun.spawn>;
+    // The command is in our process group: the terminal's Ctrl-C reaches it directly; forward the rest.
+    // Handlers go in before the spawn: a SIGTERM while it starts must reach it, not kill us and orphan it.
+    let child: ReturnType<typeof Bun.spawn> | undefined;
+    let pending: NodeJS.Signals | undefined;
+    for (const sig of ["SIGTERM", "SIGHUP"] as const) process.on(sig, () => (child ? child.kill(sig) : (pending = sig)));
+    process.on("SIGINT", () => {});
     try {
       child = Bun.spawn(argv, { env, stdio: ["inherit", "inherit", "inherit"] });
     } catch (e) {
       throw new UsageError(`cannot run ${argv[0]}: ${(e as Error).message}`);
     }
-    // The command is in our process group: the terminal's Ctrl-C reaches it directly; forward the rest.
-    for (const sig of ["SIGTERM", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));
-    process.on("SIGINT", () => {});
+    if (pending) child.kill(pending);
     const code = await child.exited;
     process.exitCode = child.signalCode ? 128 + (require("node:os").constants.signals[child.signalCode] ?? 0) : code;
   },

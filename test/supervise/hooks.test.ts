@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, fixture, freePort, isAlive, isListening, sv, tempProject, unitStatus } from "../helpers/project.ts";
+import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, sv, tempProject, unitStatus } from "../helpers/project.ts";
 import { spawns, unitEvents } from "./support.ts";
 
 test("a failing pre_start hook fails sv up with its exit code, and the service is never spawned", async () => {
@@ -79,4 +79,23 @@ test("sv exec with a multi-instance requirement: every instance is up first; the
   const r = await sv(p.root, ["exec", "--requires", "pool", "--", "sh", "-c", 'echo "[${SV_INSTANCE:-none}]"']);
   expect(r).toMatchObject({ code: 0, stdout: "[none]\n" });
   expect(spawns(file).map((s) => s.instance).sort()).toEqual(["0", "1"]);
+});
+
+test("sv exec: a command killed by a signal exits 128+N; SIGTERM to sv is passed on to the command", async () => {
+  const p = tempProject();
+  expect((await sv(p.root, ["exec", "--", "sh", "-c", "kill -TERM $$"])).code).toBe(128 + 15);
+
+  const proc = Bun.spawn([SV, "exec", "--", "sh", "-c", 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], {
+    cwd: p.root,
+    env: { ...process.env, NO_COLOR: "1", CI: "true" },
+    stdio: ["ignore", "pipe", "pipe"],
+    // A group of its own, so the cleanup after the test also gets the command if sv failed to pass the signal on.
+    detached: true,
+  });
+  killAfterTest(proc.pid);
+  const reader = proc.stdout.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("ready\n");
+  proc.kill("SIGTERM");
+  expect(await proc.exited).toBe(5);
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("got TERM\n");
 });

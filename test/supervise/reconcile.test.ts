@@ -243,3 +243,75 @@ test("reconcile rotates a log that outgrew log.max_size, and says so once", asyn
   // Below the limit now: the next pass has nothing to say.
   expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
 });
+
+test("restart: no — a crash is final: on_failure fires once on entering error, nothing is restarted, reconcile keeps exiting 1", async () => {
+  const p = tempProject();
+  const port = freePort();
+  const file = join(p.root, "spawns");
+  const hook = webhookServer();
+  try {
+    p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, BUN, fixture("tcp-server.ts")], port, restart: "no", on_failure: [{ webhook: hook.url }] }));
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    const pid = spawns(file)[0]!.pid;
+    killGroup(pid);
+    await waitFor(() => !isAlive(pid), "the killed service to be gone");
+    expect(await sv(p.root, ["reconcile"])).toEqual({ code: 1, stderr: "", stdout: `web: running -> error (${EXITED})\n` });
+    expect(hook.bodies).toEqual([{ service: "web", unit: "web", project: p.root, event: { ts: expect.any(String), service: "web", from: "running", to: "error", reason: EXITED, pid } }]);
+    for (let i = 0; i < 2; i++) expect(await sv(p.root, ["reconcile"])).toEqual({ code: 1, stdout: "", stderr: "" });
+    expect(spawns(file)).toHaveLength(1);
+    expect(hook.bodies).toHaveLength(1);
+    expect(await unitStatus(p.root, "web")).toMatchObject({ state: "error", wanted: "up", restarts: 0, last_error: EXITED });
+  } finally {
+    hook.stop();
+  }
+});
+
+test("an unreachable on_failure webhook is one warning line; the pass still does its work", async () => {
+  const p = tempProject();
+  const port = freePort();
+  const dead = `http://127.0.0.1:${freePort()}/alerts`;
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart: "no", on_failure: [{ webhook: dead }] }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const pid = (await unitStatus(p.root, "web")).pid!;
+  killGroup(pid);
+  await waitFor(() => !isAlive(pid), "the killed service to be gone");
+  const r = await sv(p.root, ["reconcile"]);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe(`web: running -> error (${EXITED})\n`);
+  expect(r.stderr).toStartWith(`⚠ web: on_failure webhook ${dead} failed: `);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(await unitStatus(p.root, "web")).toMatchObject({ state: "error" });
+});
+
+test("cron-style: a service turning unhealthy is restarted by the passes that probe it", async () => {
+  const p = tempProject({ "health-status": "200\n" });
+  const port = freePort();
+  p.write(
+    "services/web.yml",
+    JSON.stringify({
+      command: [BUN, fixture("http-server.ts"), join(p.root, "health-status")],
+      port,
+      health_check: { type: "http", url: `http://127.0.0.1:${port}/health`, interval: "100ms", timeout: "1s", retries: 2 },
+      restart_delay: "0s",
+    }),
+  );
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const oldPid = (await unitStatus(p.root, "web")).pid!;
+  p.write("health-status", "503\n");
+  const reason = `health check failed: http://127.0.0.1:${port}/health returned 503 (expected 200)`;
+  // One failed check per pass: the first counts, the second makes it unhealthy and restarts it.
+  expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
+  const second = await sv(p.root, ["reconcile"]);
+  const lines = second.stdout.split("\n");
+  expect(lines.slice(0, 3)).toEqual([`web: unhealthy: ${reason}`, `web: unhealthy: ${reason}; restarting`, `web: restarting: unhealthy: ${reason}`]);
+  // The replacement meets the same failing endpoint (its last word depends on how fast it came up).
+  expect(lines.slice(3)).toEqual([expect.stringMatching(/^web: start failed: /), ""]);
+  expect(second.code).toBe(1);
+  // The replacement ran into the same failing endpoint; once it answers 200 again a pass brings it up.
+  p.write("health-status", "200\n");
+  await reconcileUntil(p.root, async () => {
+    const s = await unitStatus(p.root, "web");
+    return s.state === "running" && s.health === "healthy" && s.pid !== oldPid;
+  }, "a healthy replacement");
+  expect(isAlive(oldPid)).toBe(false);
+});
