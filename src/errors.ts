@@ -51,19 +51,17 @@ export class BatchFailure extends SvError {
   }
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
+/** Edit distance counting a swap of two neighbours as one edit ("wbe" -> "web"), for "did you mean" hints. */
 export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
-  return row[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /** The closest candidate to `word`, if it is close enough to be a plausible typo. */
@@ -74,7 +72,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
-  // Short words allow fewer edits: "zz" is not a typo of "a".
-  const allowed = word.length <= 3 ? 1 : Math.max(2, Math.floor(word.length / 3));
+  // Short words allow fewer edits, and never a rewrite of the whole word: "zz" is not a typo of "a".
+  const allowed = Math.min(word.length - 1, word.length <= 3 ? 1 : Math.max(2, Math.floor(word.length / 3)));
   return best !== undefined && bestDistance <= allowed ? best : undefined;
 }

@@ -55,7 +55,8 @@ export function strict<const E extends v.ObjectEntries>(entries: E, message = "m
         });
       }
     }),
-    v.transform((output) => output as v.InferOutput<v.ObjectSchema<E, undefined>>),
+    // Only the known keys go on (not x- keys): what passes is exactly what the schema describes.
+    v.transform((output) => Object.fromEntries(known.filter((k) => k in output).map((k) => [k, output[k]])) as v.InferOutput<v.ObjectSchema<E, undefined>>),
   );
 }
 
