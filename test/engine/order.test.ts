@@ -286,3 +286,24 @@ describe("ordering without dependencies", () => {
     expect((await unitStatus(p.root, "cache")).state).toBe("stopped");
   });
 });
+
+test("instances: each unit is its own process group; up and down treat them as one service", async () => {
+  const p = tempProject();
+  p.write("services/worker.yml", JSON.stringify({ command: `touch ${p.root}/inst.$SV_INSTANCE; exec sleep 1000`, instances: 3 }));
+  const up = await sv(p.root, ["up"]);
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(/^✓ worker running \(pid \d+, \d+, \d+\) in \d+ ms\n$/);
+  const units = await status(p.root);
+  expect(units.map((u) => [u.name, u.state])).toEqual([
+    ["worker.0", "running"],
+    ["worker.1", "running"],
+    ["worker.2", "running"],
+  ]);
+  for (const i of [0, 1, 2]) expect(existsSync(join(p.root, `inst.${i}`))).toBe(true);
+  const pids = units.map((u) => u.pid!);
+  expect(new Set(pids).size).toBe(3);
+  expect((await sv(p.root, ["up"])).stdout).toBe("✓ worker already running\n");
+  const down = await sv(p.root, ["down", "worker"]);
+  expect(down).toEqual({ code: 0, stdout: "✓ worker stopped\n", stderr: "" });
+  for (const pid of pids) expect(isAlive(pid)).toBe(false);
+});

@@ -1,6 +1,6 @@
 // Many sv processes at once on different services: every update lands.
 import { expect, test } from "bun:test";
-import { isAlive, status, svBackground, tempProject } from "../helpers/project.ts";
+import { events, isAlive, status, svBackground, tempProject, waitFor } from "../helpers/project.ts";
 
 const NAMES = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, "0")}`);
 
@@ -45,4 +45,20 @@ test("20 concurrent sv up and sv down on different services at the same time", a
   expect(after.map((s) => [s.name, s.state, s.wanted])).toEqual(NAMES.map((n) => (toStop.includes(n) ? [n, "stopped", "down"] : [n, "running", "up"])));
   for (const pid of oldPids) expect(isAlive(pid)).toBe(false);
   for (const s of after.filter((s) => s.state === "running")) expect(isAlive(s.pid!)).toBe(true);
+});
+
+test("5 concurrent sv up of the same service start one process; the others wait for it", async () => {
+  const p = tempProject();
+  p.write("services/slow.yml", JSON.stringify({ command: ["sleep", "1000"], health_check: { type: "command", command: `test -f ${p.root}/go`, interval: "100ms", retries: 300 } }));
+  const runs = Array.from({ length: 5 }, () => svBackground(p.root, ["up"], { timeoutMs: 60_000 }));
+  await waitFor(async () => (await status(p.root))[0]?.state === "starting", "slow to be starting");
+  p.write("go", "");
+  const results = await Promise.all(runs.map((r) => r.done));
+  for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  const { pid } = (await status(p.root))[0]!;
+  // One of them started it (and says with which pid); every other one waited for it or found it running.
+  const starters = results.filter((r) => r.stdout.includes(`(pid ${pid})`));
+  expect(starters).toHaveLength(1);
+  for (const r of results.filter((r) => !r.stdout.includes(`(pid ${pid})`))) expect(r.stdout).toMatch(/^✓ slow (already )?running\n$/);
+  expect(events(p.root).filter((e) => e.to === "starting")).toHaveLength(1);
 });
