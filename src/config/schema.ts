@@ -152,7 +152,7 @@ export const ServiceSchema = strict({
   log: v.optional(strict({ max_size: v.optional(Size, "10M"), keep: v.optional(atLeast(0), 5) }), {}),
   on_failure: v.optional(byKind({ list: v.array(Action) }, "must be a list of actions like - webhook: URL or - command: ..."), []),
   hooks: v.optional(strict({ pre_start: v.optional(Command), post_start: v.optional(Command), pre_stop: v.optional(Command), post_stop: v.optional(Command) }), {}),
-});
+}, "must be a mapping like command: ...");
 export type RawService = v.InferOutput<typeof ServiceSchema>;
 
 export const API_ROLES = ["read", "operate"] as const;

@@ -126,6 +126,13 @@ describe("settings problems", () => {
     ]);
   });
 
+  test("an inline service that is not a mapping", async () => {
+    expect(await problemsOf({ "sv.yml": "services:\n  api:\n  web: bun run web.ts\n" })).toEqual([
+      "sv.yml:2:3: services.api: must be a mapping like command: ...",
+      "sv.yml:3:8: services.web: must be a mapping like command: ...",
+    ]);
+  });
+
   test("inline service positions point into sv.yml, list items at the item", async () => {
     const yaml = ["services:", "  api:", "    command: [a, b]", "    depends_on: [db, Web]", "    on_failure:", "      - command: ''"].join("\n");
     expect(await problemsOf({ "sv.yml": yaml })).toEqual([
