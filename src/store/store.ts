@@ -191,6 +191,8 @@ export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOp
     const state = before ? parseState(before, paths) : { version: 1 as const, units: {} };
     const tx: Tx = { state, events: [], unit: (name) => (state.units[name] ??= newUnit()) };
     const result = fn(tx);
+    // An async fn would run on after the unlock, changing a state that is no longer ours to write.
+    if (result instanceof Promise) throw new Error("bug: withState needs a synchronous function");
     const after = serialize(state);
     if (after !== before) writeAtomic(paths.storeFile, after);
     appendEvents(paths, tx.events);

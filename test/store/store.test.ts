@@ -150,3 +150,12 @@ test("writes leave no temporary files behind", async () => {
   expect(readdirSync(join(p.root, ".sv/state")).sort()).toEqual(["lock", "services.yml"]);
   expect(readFileSync(join(p.root, ".sv/state/services.yml"), "utf8")).toStartWith("# sv state store");
 });
+
+test("withState refuses an async function, and writes nothing", async () => {
+  const p = tempProject();
+  const paths = projectPaths(p.root);
+  await expect(withState(paths, async (tx) => void (tx.unit("x").restarts = 1))).rejects.toThrow("bug: withState needs a synchronous function");
+  expect(readState(paths).units).toEqual({});
+  // And the lock was released.
+  expect(await withState(paths, () => 42, { waitMs: 0 })).toBe(42);
+});
