@@ -102,3 +102,23 @@ test("sv status, up and down of other services answer while sv up waits on a slo
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(new RegExp(`^✓ slow running \\(pid ${slowPid}\\) in [\\d.]+ m?s\\n$`));
 });
+
+test("the lock is free while sv down waits for a service that ignores SIGTERM", async () => {
+  const p = tempProject();
+  p.write("services/stubborn.yml", JSON.stringify({ command: ["sh", fixture("ignore-term.sh")], stop_timeout: "20s" }));
+  p.write("services/other.yml", JSON.stringify({ command: ["sleep", "1000"] }));
+  expect((await sv(p.root, ["up", "stubborn"])).code).toBe(0);
+  await waitFor(() => existsSync(join(p.root, ".sv/log/stubborn.log")) && Bun.file(join(p.root, ".sv/log/stubborn.log")).size > 0, "stubborn to be ready");
+  const { pid } = await unitStatus(p.root, "stubborn");
+  const down = svBackground(p.root, ["down", "stubborn"]);
+  await waitFor(async () => (await unitStatus(p.root, "stubborn")).state === "stopping", "stubborn to be stopping");
+
+  const upOther = await sv(p.root, ["up", "other", "--no-wait-lock"]);
+  expect(upOther.stderr).toBe("");
+  expect(upOther.code).toBe(0);
+  expect(isAlive(down.pid)).toBe(true);
+  // Done waiting: kill the stubborn group ourselves; the waiting sv down sees it gone and finishes.
+  process.kill(-pid!, "SIGKILL");
+  const r = await down.done;
+  expect(r).toEqual({ code: 0, stdout: "✓ stubborn stopped\n", stderr: "" });
+});
