@@ -1,7 +1,6 @@
 // The watchdog pass shared by `sv reconcile` (cron) and `sv watch`: observe, plan, act.
 import type { Service } from "../config/schema.ts";
 import { isSameProcess } from "../runtime/identity.ts";
-import { stopGracefully } from "../runtime/signals.ts";
 import { readState, type StoreState, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
@@ -110,7 +109,8 @@ async function restartUnhealthy(ctx: Ctx, svc: Service, unitName: string, reason
   if (!unit?.pid || unit.start_ticks === null) return;
   const { pid, start_ticks: ticks } = unit;
   report(`${unitName}: ${reason}; restarting`);
-  await stopGracefully(pid, ticks, svc.stopSignal, svc.stopTimeoutMs);
+  // A stop like any other: pre_stop/post_stop run around it (e.g. to leave a load balancer first).
+  await stopUnit(ctx, svc, { unit: unitName, pid, ticks });
   const due = await commit(ctx, (tx) => {
     const fresh = tx.unit(unitName);
     if (fresh.pid !== pid || fresh.state !== "running") return false;

@@ -99,3 +99,26 @@ test("sv exec: a command killed by a signal exits 128+N; SIGTERM to sv is passed
   expect(await proc.exited).toBe(5);
   expect(new TextDecoder().decode((await reader.read()).value)).toBe("got TERM\n");
 });
+
+test("a restart for unhealthiness is a stop too: pre_stop and post_stop run around it", async () => {
+  const p = tempProject({ "health-status": "200\n" });
+  const port = freePort();
+  const trail = join(p.root, "trail");
+  p.write(
+    "services/web.yml",
+    JSON.stringify({
+      command: [BUN, fixture("http-server.ts"), join(p.root, "health-status")],
+      port,
+      health_check: { type: "http", url: `http://127.0.0.1:${port}/health`, interval: "100ms", timeout: "1s", retries: 1 },
+      restart_delay: "0s",
+      hooks: { pre_stop: `echo "pre_stop $SV_HOOK" >> ${trail}`, post_stop: `echo "post_stop $SV_HOOK" >> ${trail}` },
+    }),
+  );
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const oldPid = (await unitStatus(p.root, "web")).pid!;
+  p.write("health-status", "503\n");
+  const r = await sv(p.root, ["reconcile"]);
+  expect(r.stdout).toContain("; restarting\n");
+  expect(isAlive(oldPid)).toBe(false);
+  expect(p.read("trail")).toBe("pre_stop pre_stop\npost_stop post_stop\n");
+});
