@@ -19,6 +19,9 @@ export function findRoot(cwd: string, override?: string): string {
     if (!existsSync(root) || !statSync(root).isDirectory()) {
       throw new UsageError(`project root ${root} is not a directory`, "check --root or SV_ROOT");
     }
+    if (!existsSync(join(root, "sv.yml")) && !existsSync(join(root, "services"))) {
+      throw new UsageError(`no sv project at ${root}: it has neither sv.yml nor services/`, "check --root or SV_ROOT");
+    }
     return root;
   }
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
