@@ -24,6 +24,11 @@ export async function runBatch(
     const services = [...outcomes].map(([name, o]) => ({ name, ok: o.ok, skipped: o.skipped ?? false, message: o.message }));
     console.log(JSON.stringify({ services }));
   }
-  const failed = [...outcomes.values()].filter((o) => !o.ok).length;
-  if (failed > 0) throw new BatchFailure(`${verb}: ${failed} of ${outcomes.size} service${outcomes.size === 1 ? "" : "s"} failed`);
+  const all = [...outcomes.values()];
+  const failed = all.filter((o) => !o.ok && !o.skipped).length;
+  const skipped = all.filter((o) => o.skipped).length;
+  if (failed + skipped > 0) {
+    const of = `of ${outcomes.size} service${outcomes.size === 1 ? "" : "s"}`;
+    throw new BatchFailure(`${verb}: ${failed} ${of} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  }
 }

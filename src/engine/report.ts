@@ -26,7 +26,7 @@ export function unitStatuses(project: Project, state: StoreState, services?: str
     unitNames(project.services.get(name)!, state).map((unitName): UnitStatus => {
       const svc = project.services.get(serviceOf(unitName))!;
       const u = state.units[unitName];
-      const up = u?.state === "running" || u?.state === "starting";
+      const up = u?.state === "running" || u?.state === "starting" || u?.state === "stopping";
       return {
         name: unitName,
         type: svc.type,
