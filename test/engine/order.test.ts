@@ -159,6 +159,7 @@ describe("sv up", () => {
     const up = await sv(p.root, ["up"]);
     expect(up.code).toBe(1);
     expect(up.stdout).toBe("✘ db: db exited with code 1 while starting\n- api: skipped: db failed\n- worker: skipped: api failed\n");
+    expect(up.stderr).toBe("✘ up: 1 of 3 services failed, 2 skipped\n");
     expect(existsSync(join(p.root, "started.api"))).toBe(false);
     expect(existsSync(join(p.root, "started.worker"))).toBe(false);
     expect((await status(p.root)).map((s) => [s.name, s.state])).toEqual([
