@@ -73,6 +73,11 @@ export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reas
   unit.owner_pid = ctx.self.pid;
   unit.owner_ticks = ctx.self.ticks;
   if (countRestart) unit.restarts += 1;
+  // A start that is not a policy restart (sv up, or wanted up but stopped) begins the backoff afresh.
+  else {
+    unit.failures = 0;
+    unit.gave_up_at = null;
+  }
   if (unit.state === "starting") unit.since = unit.started_at;
   else tx.events.push(transition(unitName, unit, "starting", reason));
   return { unit: unitName, spawned, startedAt: performance.now() };

@@ -2,7 +2,7 @@
 // off a crash loop, gives up after max_restarts (alerting a real webhook), never starts a unit twice when
 // two run at once, says nothing when nothing changed, and respects the store lock.
 import { expect, test } from "bun:test";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, events, fixture, freePort, isAlive, isListening, killAfterTest, SV, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 import { killGroup, reconcileUntil, spawns, unitEvents, webhookServer } from "./support.ts";
@@ -314,4 +314,38 @@ test("cron-style: a service turning unhealthy is restarted by the passes that pr
     return s.state === "running" && s.health === "healthy" && s.pid !== oldPid;
   }, "a healthy replacement");
   expect(isAlive(oldPid)).toBe(false);
+});
+
+test("after giving up, a manual sv up is a fresh start: the next crash is restarted again, not given up at once", async () => {
+  const p = tempProject({ broken: "" });
+  const file = join(p.root, "spawns");
+  const hook = webhookServer();
+  try {
+    p.write(
+      "services/web.yml",
+      JSON.stringify({
+        command: ["sh", fixture("record-pid.sh"), file, "sh", "-c", `if [ -f ${join(p.root, "broken")} ]; then exit 1; fi; exec sleep 1000`],
+        restart_delay: "100ms",
+        max_restarts: 1,
+        on_failure: [{ webhook: hook.url }],
+      }),
+    );
+    expect((await sv(p.root, ["up"])).code).toBe(1);
+    await reconcileUntil(p.root, () => hook.bodies.length === 1, "giving up");
+    expect(spawns(file)).toHaveLength(2);
+
+    // Fixed; the operator starts it by hand.
+    rmSync(join(p.root, "broken"));
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    const pid = spawns(file).at(-1)!.pid;
+    killGroup(pid);
+    await waitFor(() => !isAlive(pid), "the killed service to be gone");
+    const r = await sv(p.root, ["reconcile"]);
+    expect(r.stdout).toBe(`web: running -> error (${EXITED})\nweb: restart in 100 ms (attempt 2): ${EXITED}\n`);
+    await reconcileUntil(p.root, async () => (await unitStatus(p.root, "web")).state === "running", "web restarted");
+    expect(spawns(file)).toHaveLength(4);
+    expect(hook.bodies).toHaveLength(1);
+  } finally {
+    hook.stop();
+  }
 });
