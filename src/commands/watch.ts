@@ -69,7 +69,7 @@ export default defineCommand({
     };
     if (tty) process.stdout.write("\x1b[?1049h\x1b[?25l");
     else if (!output.quiet && !output.json) {
-      console.log(`${time()} watching ${ctx.project.services.size} services in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`);
+      console.log(`${time()} watching ${ctx.project.services.size} service${ctx.project.services.size === 1 ? "" : "s"} in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`);
     }
     const redraw = setInterval(draw, 1000);
     try {

@@ -19,7 +19,7 @@ test("SIGKILL of a service's whole group under sv watch: serving again, restarts
 
   const watch = startWatch(p.root, ["--interval", "500ms"]);
   try {
-    await watch.waitOutput(/watching 1 services/, "watch to start");
+    await watch.waitOutput(/watching 1 service in/, "watch to start");
     const t0 = performance.now();
     killGroup(oldPid);
     await waitFor(() => !isAlive(oldPid), "the killed service to be gone");
@@ -73,7 +73,7 @@ test("a service whose HTTP health endpoint starts failing is marked unhealthy an
     const oldPid = (await unitStatus(p.root, "web")).pid!;
     const watch = startWatch(p.root, ["--interval", "200ms"]);
     try {
-      await watch.waitOutput(/watching 1 services/, "watch to start");
+      await watch.waitOutput(/watching 1 service in/, "watch to start");
       p.write("health-status", "500\n");
       const reason = `health check failed: http://127.0.0.1:${port}/health returned 500 (expected 200)`;
       await watch.waitOutput(new RegExp(`web: unhealthy: ${reason.replace(/[.()/?]/g, "\\$&")}`), "watch to see it unhealthy");
@@ -126,7 +126,7 @@ test("instances: 3 run as three processes with SV_INSTANCE 0..2; killing one res
 
   const watch = startWatch(p.root, ["--interval", "500ms"]);
   try {
-    await watch.waitOutput(/watching 1 services/, "watch to start");
+    await watch.waitOutput(/watching 1 service in/, "watch to start");
     killGroup(pids[1]!);
     const after = await waitFor(async () => {
       const s = await status(p.root);
@@ -203,7 +203,7 @@ test("sv up racing watch for a crashed service: whoever comes second leaves the 
   expect((await sv(p.root, ["up"])).code).toBe(0);
   const watch = startWatch(p.root, ["--interval", "500ms"]);
   try {
-    await watch.waitOutput(/watching 1 services/, "watch to start");
+    await watch.waitOutput(/watching 1 service in/, "watch to start");
     const first = spawns(file)[0]!.pid;
     killGroup(first);
     const up = svBackground(p.root, ["up", "web"], { env: { HOOK_SLEEP: "3" } });
@@ -221,3 +221,33 @@ test("sv up racing watch for a crashed service: whoever comes second leaves the 
     await watch.stop();
   }
 });
+
+test("a service that stays up 10 s after a restart has its backoff reset: the next crash waits restart_delay again", async () => {
+  const p = tempProject();
+  const port = freePort();
+  p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "200ms" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const watch = startWatch(p.root, ["--interval", "300ms"]);
+  try {
+    await watch.waitOutput(/watching 1 service in/, "watch to start");
+    const runningPid = async (not: number) => {
+      const s = await unitStatus(p.root, "web");
+      return s.state === "running" && s.pid !== not ? s.pid! : null;
+    };
+    const first = (await unitStatus(p.root, "web")).pid!;
+    killGroup(first);
+    const second = await waitFor(() => runningPid(first), "the first restart");
+    expect(unitEvents(p.root, "web").map((e) => e.reason)).toContain(`restart in 200 ms (attempt 1): ${EXITED}`);
+    // Ten quiet seconds later the watch forgets the failure (an event, no output line).
+    await waitFor(() => unitEvents(p.root, "web").some((e) => e.reason === "stayed up; backoff reset"), "the backoff reset", 25_000);
+    killGroup(second);
+    await waitFor(() => runningPid(second), "the second restart");
+    const reasons = unitEvents(p.root, "web").map((e) => e.reason);
+    // Without the reset this would be the doubled 400 ms.
+    expect(reasons).toContain(`restart in 200 ms (attempt 2): ${EXITED}`);
+    expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", restarts: 2 });
+    expect(await watch.stop()).toBe(0);
+  } finally {
+    await watch.stop();
+  }
+}, 60_000);
