@@ -251,3 +251,33 @@ test("a service that stays up 10 s after a restart has its backoff reset: the ne
     await watch.stop();
   }
 }, 60_000);
+
+test("sv down while watch runs: the stopped service stays stopped, while watch keeps healing the others", async () => {
+  const p = tempProject();
+  const port = freePort();
+  const file = join(p.root, "spawns");
+  p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, BUN, fixture("tcp-server.ts")], port }));
+  p.write("services/worker.yml", JSON.stringify({ command: ["sleep", "1000"] }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const watch = startWatch(p.root, ["--interval", "300ms"]);
+  try {
+    await watch.waitOutput(/watching 2 services in/, "watch to start");
+    expect(await sv(p.root, ["down", "web"])).toEqual({ code: 0, stdout: "✓ web stopped\n", stderr: "" });
+    // Proof that watch is still at work: it restarts worker after a SIGKILL …
+    const worker = (await unitStatus(p.root, "worker")).pid!;
+    killGroup(worker);
+    await waitFor(async () => {
+      const s = await unitStatus(p.root, "worker");
+      return s.state === "running" && s.pid !== worker;
+    }, "worker restarted by watch");
+    // … and the passes that did so planned web too, and left it alone.
+    await watch.waitOutput(/worker: running \(/, "watch to report worker running");
+    expect(await unitStatus(p.root, "web")).toMatchObject({ state: "stopped", wanted: "down", pid: null });
+    expect(spawns(file)).toHaveLength(1);
+    expect(await isListening(port)).toBe(false);
+    expect(watch.output()).not.toContain("web: restarting");
+    expect(await watch.stop()).toBe(0);
+  } finally {
+    await watch.stop();
+  }
+});
