@@ -29,20 +29,36 @@ async function checkFlags(name: string, cmd: CommandDef<any>, rawArgs: string[])
   const defs = (typeof cmd.args === "function" ? await cmd.args() : (cmd.args ?? {})) as ArgsDef;
   const known = new Set<string>(["help", "h"]);
   const booleans = new Set<string>();
+  const shortBooleans = new Set<string>(["h"]);
   for (const [key, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     known.add(key);
-    for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) known.add(a);
-    if (def.type === "boolean") booleans.add(key);
+    const aliases = [(def as { alias?: string | string[] }).alias ?? []].flat();
+    for (const a of aliases) known.add(a);
+    if (def.type === "boolean") {
+      booleans.add(key);
+      for (const a of aliases) if (a.length === 1) shortBooleans.add(a);
+    }
   }
   for (const arg of rawArgs) {
     if (arg === "--") break;
     if (!arg.startsWith("-") || /^-\d/.test(arg)) continue;
+    if (!arg.startsWith("--") && isShortCluster(arg.slice(1), known, shortBooleans)) continue;
     const flag = arg.replace(/^--?/, "").split("=")[0]!;
     if (known.has(flag) || (flag.startsWith("no-") && booleans.has(flag.slice(3)))) continue;
     const guess = didYouMean(flag, [...known].filter((k) => k.length > 1));
     throw new UsageError(`unknown option ${arg.split("=")[0]} for sv ${name}`, guess ? `did you mean --${guess}?` : `run \`sv ${name} --help\``);
   }
+}
+
+/** `-fq`, `-n5`, `-fn` (value next): short booleans, optionally ending in one short option with its value. */
+function isShortCluster(cluster: string, known: Set<string>, shortBooleans: Set<string>): boolean {
+  for (let i = 0; i < cluster.length; i++) {
+    const c = cluster[i]!;
+    if (!known.has(c)) return false;
+    if (!shortBooleans.has(c)) return true;
+  }
+  return cluster.length > 0;
 }
 
 async function main(argv: string[]): Promise<number> {
