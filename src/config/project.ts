@@ -1,17 +1,7 @@
 // Questions about a loaded Project: name lookup, dependency closures, ordering edges.
 import { UsageError, didYouMean } from "../errors.ts";
-import { closure, type Edges } from "../engine/graph.ts";
-import type { Project, Service } from "./schema.ts";
-
-/** Edges for ordering: depends_on and after point back, before points forward. */
-export function orderingEdges(services: Map<string, Service>): Edges {
-  const edges: Edges = new Map([...services.keys()].map((n) => [n, new Set<string>()]));
-  for (const svc of services.values()) {
-    for (const d of [...Object.keys(svc.dependsOn), ...svc.after]) edges.get(svc.name)!.add(d);
-    for (const b of svc.before) edges.get(b)?.add(svc.name);
-  }
-  return edges;
-}
+import { closure } from "../engine/graph.ts";
+import type { Project } from "./schema.ts";
 
 /** The services named on the command line; unknown names are a usage error with a suggestion. */
 export function resolveNames(project: Project, names: string[]): string[] {
