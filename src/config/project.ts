@@ -1,4 +1,4 @@
-// Questions about a loaded Project: name lookup, dependency closures, ordering edges.
+// Questions about a loaded Project: name lookup and dependency closures.
 import { UsageError, didYouMean } from "../errors.ts";
 import { closure } from "../engine/graph.ts";
 import type { Project } from "./schema.ts";
