@@ -56,16 +56,16 @@ test("cron-style: after a SIGKILL, reconcile records the crash, waits out restar
 test("a crash loop under cron: the delays between attempts double from restart_delay up to restart_max_delay", async () => {
   const p = tempProject();
   const file = join(p.root, "spawns");
-  p.write("services/crash.yml", crashLoop(file, { restart_delay: "300ms", restart_max_delay: "1200ms", max_restarts: 0 }));
+  p.write("services/crash.yml", crashLoop(file, { restart_delay: "400ms", restart_max_delay: "1600ms", max_restarts: 0 }));
   const up = await sv(p.root, ["up"]);
   expect(up.code).toBe(1);
   expect(up.stdout).toBe(`✘ crash: ${CRASHED}\n`);
 
-  await reconcileUntil(p.root, () => spawns(file).length >= 6, "five restarts");
+  await reconcileUntil(p.root, () => spawns(file).length >= 6, "five restarts", 40_000);
   const ev = events(p.root).filter((e) => e.service === "crash");
   // The backoff decisions, in order: doubling, then capped.
   const scheduled = ev.filter((e) => e.from === "error" && e.to === "error").map((e) => e.reason);
-  expect(scheduled.slice(0, 5)).toEqual([300, 600, 1200, 1200, 1200].map((d, i) => `restart in ${d} ms (attempt ${i + 1}): ${CRASHED}`));
+  expect(scheduled.slice(0, 5)).toEqual([400, 800, 1600, 1600, 1600].map((d, i) => `restart in ${d} ms (attempt ${i + 1}): ${CRASHED}`));
 
   // And the time between a failure and the next attempt is at least that delay, and grows while it doubles.
   const gaps: number[] = [];
@@ -76,13 +76,13 @@ test("a crash loop under cron: the delays between attempts double from restart_d
   }
   console.log(`crash loop under cron: gaps between failure and next attempt ${gaps.join(", ")} ms`);
   expect(gaps.length).toBeGreaterThanOrEqual(5);
-  [300, 600, 1200, 1200, 1200].forEach((d, i) => expect(gaps[i]!).toBeGreaterThanOrEqual(d));
+  [400, 800, 1600, 1600, 1600].forEach((d, i) => expect(gaps[i]!).toBeGreaterThanOrEqual(d));
   expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
   expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
   const s = await unitStatus(p.root, "crash");
   expect(s.state).toBe("error");
   expect(s.restarts).toBe(spawns(file).length - 1);
-});
+}, 60_000);
 
 test("a flapping service gives up after max_restarts: state error, one webhook POST naming it, reconcile exits 1", async () => {
   const p = tempProject();
