@@ -281,3 +281,21 @@ test("sv down while watch runs: the stopped service stays stopped, while watch k
     await watch.stop();
   }
 });
+
+test("watch rotates a log that outgrew log.max_size", async () => {
+  const p = tempProject();
+  p.write("services/chatty.yml", JSON.stringify({ command: "head -c 3000 /dev/zero | tr '\\0' x; echo; echo ready; exec sleep 1000", log: { max_size: "1K", keep: 2 } }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  await waitFor(() => p.read(".sv/log/chatty.log").endsWith("ready\n"), "the service to write its output");
+  const watch = startWatch(p.root, ["--interval", "200ms"]);
+  try {
+    await watch.waitOutput(/chatty: log rotated/, "watch to rotate the log");
+    expect(p.read(".sv/log/chatty.log.1")).toBe(`${"x".repeat(3000)}\nready\n`);
+    expect(p.read(".sv/log/chatty.log")).toBe("");
+    expect(await watch.stop()).toBe(0);
+    // Once, not on every pass.
+    expect(watch.output().match(/log rotated/g)).toHaveLength(1);
+  } finally {
+    await watch.stop();
+  }
+});
