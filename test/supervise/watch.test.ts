@@ -23,6 +23,9 @@ test("SIGKILL of a service's whole group under sv watch: serving again, restarts
     const t0 = performance.now();
     killGroup(oldPid);
     await waitFor(() => !isAlive(oldPid), "the killed service to be gone");
+    // A dying process can look dead in /proc a moment before its socket closes: wait for the port to close too
+    // (restart_delay is 100 ms, so there is a window in which it is closed).
+    await waitFor(async () => !(await isListening(port)), "the port to close");
     await waitFor(() => isListening(port), "the port to accept connections again");
     const latencyMs = performance.now() - t0;
     console.log(`watch: SIGKILL -> serving again in ${Math.round(latencyMs)} ms`);
