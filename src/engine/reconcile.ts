@@ -66,7 +66,7 @@ function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
   for (const svc of ctx.project.services.values()) {
     for (const unit of unitNames(svc, state)) {
       const r = rotateLog(logFile(ctx.paths, unit), svc.log.maxSizeBytes, svc.log.keep);
-      if (r.rotated) report(`${unit}: log rotated (${(r.bytes / 1024 / 1024).toFixed(1)} MiB)`);
+      if (r.rotated) report(`${unit}: log rotated (${r.bytes < 1 << 20 ? `${Math.ceil(r.bytes / 1024)} KiB` : `${(r.bytes / (1 << 20)).toFixed(1)} MiB`})`);
     }
   }
 }

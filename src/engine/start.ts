@@ -91,7 +91,8 @@ async function awaitService(ctx: Ctx, svc: Service, claims: UnitClaim[]): Promis
       if (claim.other) return awaitOtherOwner(ctx, claim.unit);
       if (claim.deferred) {
         const r = await launchUnit(ctx, svc, claim.unit, { reason: "sv up", countRestart: false, guard: (u) => !isOwnedByOther(u, ctx.self) });
-        return r ?? { ok: false, message: `${claim.unit} is being handled by another sv` };
+        // null: someone else (watch, another sv up) started it meanwhile: wait for theirs.
+        return r ?? awaitOtherOwner(ctx, claim.unit);
       }
       return awaitStarted(ctx, svc, claim.launched!);
     }),
@@ -100,9 +101,13 @@ async function awaitService(ctx: Ctx, svc: Service, claims: UnitClaim[]): Promis
   const pending = results.filter((r, i): r is UnitResult => "to" in r && !claims[i]!.deferred);
   const units = results.filter((r): r is UnitResult => "to" in r);
   const failed = results.find((r) => ("to" in r ? r.to === "error" : !r.ok));
-  if (!failed && svc.notifyDelayMs > 0) await Bun.sleep(svc.notifyDelayMs);
   const message = failed ? ("to" in failed ? failed.reason : failed.message) : summarize(svc, units);
-  return { ok: !failed, message, data: pending };
+  if (failed || svc.notifyDelayMs === 0) return { ok: !failed, message, data: pending };
+  // notify_delay holds back the dependents only: record "running" now, then wait.
+  const lost = await commit(ctx, (tx) => recordResults(tx, new Map([[svc.name, { ok: true, message, data: pending }]])));
+  const outcome = lost.get(svc.name)!;
+  if (outcome.ok) await Bun.sleep(svc.notifyDelayMs);
+  return { ...outcome, data: [] };
 }
 
 function summarize(svc: Service, units: UnitResult[]): string {
