@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { cpSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, freePort, isAlive, isListening, status, sv, tempProject } from "./helpers/project.ts";
+import { REPO, freePort, isAlive, isListening, status, sv, tempProject, waitFor } from "./helpers/project.ts";
 
 test("the example stack comes up in order, reports status, and goes down leaving nothing behind", async () => {
   const p = tempProject();
@@ -28,6 +28,26 @@ test("the example stack comes up in order, reports status, and goes down leaving
   ]);
   const pids = services.map((s) => s.pid).filter((x): x is number => x !== null);
   expect(pids).toHaveLength(3);
+
+  // The db crashes (its whole process group); one reconcile pass brings it back, with its data.
+  const db = services.find((s) => s.name === "db")!;
+  process.kill(-db.pid!, "SIGKILL");
+  await waitFor(() => !isAlive(db.pid!), "the db to die");
+  const heal = await sv(p.root, ["reconcile"], { env });
+  const crashed = "exited unexpectedly (exit status unknown: sv was not its parent)";
+  expect(heal.stdout).toBe(
+    `db: running -> error (${crashed})\ndb: restart in 100 ms (attempt 1): ${crashed}\ndb: restarting: ${crashed}\ndb: running (health check passed)\n`,
+  );
+  expect(heal.code).toBe(0);
+  const healed = await status(p.root);
+  expect(healed.map((s) => [s.name, s.state, s.health, s.restarts])).toEqual([
+    ["api", "running", "healthy", 0],
+    ["db", "running", "healthy", 1],
+    ["migrate", "completed", "unknown", 0],
+    ["worker", "running", "healthy", 0],
+  ]);
+  expect((await fetch(`http://127.0.0.1:${env.SV_DEMO_API_PORT}/health`)).status).toBe(200);
+  pids.splice(pids.indexOf(db.pid!), 1, healed.find((s) => s.name === "db")!.pid!);
 
   const down = await sv(p.root, ["down"], { env });
   expect(down.code).toBe(0);

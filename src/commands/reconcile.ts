@@ -3,10 +3,21 @@ import { BatchFailure } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
 import { reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
 import { output } from "../output/style.ts";
+import type { StoreState } from "../store/store.ts";
 import { rootArgs } from "./_args.ts";
 
 /** How long a cron reconcile waits for a busy store before exiting 3. */
 const RECONCILE_LOCK_WAIT_MS = 2000;
+/** Restarts due within this window are done by this run rather than the next. */
+const RECONCILE_SETTLE_MS = 10_000;
+
+/** The earliest scheduled restart of a wanted-up unit, in epoch ms. */
+function nextRestartAt(state: StoreState): number | null {
+  const due = Object.values(state.units)
+    .filter((u) => u.wanted === "up" && u.next_restart_at !== null && u.state !== "starting")
+    .map((u) => Date.parse(u.next_restart_at!));
+  return due.length ? Math.min(...due) : null;
+}
 
 export default defineCommand({
   meta: {
@@ -18,10 +29,18 @@ export default defineCommand({
     const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
     if (args["wait-lock"] !== false) ctx.lockWaitMs = RECONCILE_LOCK_WAIT_MS;
     const lines: string[] = [];
-    const state = await reconcilePass(ctx, (line) => {
+    const report = (line: string) => {
       lines.push(line);
       if (!output.json && !output.quiet) console.log(line);
-    });
+    };
+    let state = await reconcilePass(ctx, report);
+    // A restart the backoff scheduled shortly (the first ones: 100 ms, 200 ms …) is waited for here,
+    // not left to the next cron run a minute later.
+    const deadline = Date.now() + RECONCILE_SETTLE_MS;
+    for (let due = nextRestartAt(state); due !== null && due <= deadline; due = nextRestartAt(state)) {
+      await Bun.sleep(Math.max(0, due - Date.now()));
+      state = await reconcilePass(ctx, report);
+    }
     const bad = unhealthyWanted(ctx, state);
     if (output.json) console.log(JSON.stringify({ actions: lines, not_ready: bad }));
     if (bad.length > 0) throw new BatchFailure("");

@@ -68,6 +68,7 @@ export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reas
   unit.started_at = new Date().toISOString();
   unit.health = "unknown";
   unit.health_failures = 0;
+  unit.health_failed_at = null;
   unit.exit_code = null;
   unit.next_restart_at = null;
   unit.owner_pid = ctx.self.pid;

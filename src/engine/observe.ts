@@ -87,8 +87,14 @@ export function applyObservations(tx: Tx, ctx: Ctx, observations: Observation[])
       if (unit.health === "unhealthy") tx.events.push(note(obs.unit, unit, "health check passed again", now));
       unit.health = "healthy";
       unit.health_failures = 0;
+      unit.health_failed_at = null;
     } else {
-      unit.health_failures += 1;
+      // `retries` means that many check intervals of failing, however often sv looks (status, cron loops).
+      const last = unit.health_failed_at === null ? 0 : Date.parse(unit.health_failed_at);
+      if (!svc || now.getTime() - last >= svc.healthCheck.intervalMs * 0.9) {
+        unit.health_failures += 1;
+        unit.health_failed_at = now.toISOString();
+      }
       unit.last_error = probe.reason;
       if (svc && isPastStartPeriod(unit, svc, now) && unit.health_failures >= svc.healthCheck.retries && unit.health !== "unhealthy") {
         unit.health = "unhealthy";

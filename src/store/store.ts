@@ -24,6 +24,8 @@ export interface Unit {
   /** When the restart policy gave up (max_restarts reached); cleared by the next successful start. */
   gave_up_at: string | null;
   health_failures: number;
+  /** When the last counted health-check failure was: failures count at most once per check interval. */
+  health_failed_at: string | null;
   exit_code: number | null;
   last_error: string | null;
   start_duration_s: number | null;
@@ -51,6 +53,7 @@ export function newUnit(): Unit {
     next_restart_at: null,
     gave_up_at: null,
     health_failures: 0,
+    health_failed_at: null,
     exit_code: null,
     last_error: null,
     start_duration_s: null,
@@ -107,6 +110,7 @@ const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) 
   restarts: COUNT,
   failures: COUNT,
   health_failures: COUNT,
+  health_failed_at: TIMESTAMP,
   since: TIMESTAMP,
   started_at: TIMESTAMP,
   next_restart_at: TIMESTAMP,

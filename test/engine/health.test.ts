@@ -76,13 +76,29 @@ test("sv status turns a running service unhealthy after `retries` failed checks,
   expect((await sv(p.root, ["up"])).code).toBe(0);
 
   p.write("status", "503\n");
-  // Each `sv status` runs the check once: the first failure is counted, the second makes it unhealthy.
+  // Each `sv status` runs the check once; a failure counts at most once per interval (100 ms here), so the
+  // first look counts one, and a look an interval later makes it unhealthy.
   expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", health: "healthy" });
-  const s = await unitStatus(p.root, "web");
+  const s = await waitFor(async () => {
+    const u = await unitStatus(p.root, "web");
+    return u.health === "unhealthy" && u;
+  }, "web to turn unhealthy");
   expect(s).toMatchObject({ state: "running", health: "unhealthy", last_error: `health check failed: ${url} returned 503 (expected 200)` });
   expect(events(p.root).at(-1)).toMatchObject({ service: "web", from: "running", to: "running", reason: `unhealthy: health check failed: ${url} returned 503 (expected 200)` });
 
   p.write("status", "200\n");
   expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", health: "healthy" });
   expect(events(p.root).at(-1)).toMatchObject({ service: "web", reason: "health check passed again" });
+});
+
+test("looking often does not make a service unhealthy sooner: failures count once per check interval", async () => {
+  const p = tempProject({ status: "503\n" });
+  const port = await httpServer(join(p.root, "status"));
+  const url = `http://127.0.0.1:${port}/health`;
+  p.write("status", "200\n");
+  p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no", health_check: { type: "http", url, interval: "1h", timeout: "1s", retries: 2 } }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  p.write("status", "503\n");
+  for (let i = 0; i < 4; i++) expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", health: "healthy" });
+  expect(events(p.root).some((e) => e.reason.startsWith("unhealthy"))).toBe(false);
 });
