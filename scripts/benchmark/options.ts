@@ -1,0 +1,131 @@
+// Command-line options of scripts/bench.
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PROGRAM_KINDS, type ProgramKind } from "./program.ts";
+
+export const REPO = resolve(import.meta.dir, "../..");
+export const TOOL_NAMES = ["sv", "supervisord", "pm2"];
+
+export interface Settings {
+  /** Services for the up and down phases. */
+  n: number;
+  /** Services running during the status phase. */
+  statusN: number;
+  runs: number;
+  warmup: number;
+  statusRuns: number;
+  statusWarmup: number;
+  tools: string[];
+  phases: string[] | null;
+  sv: string;
+  pm2?: string;
+  program?: ProgramKind;
+  /** Per command and per wait. */
+  timeoutMs: number;
+  /** Per phase and tool, all runs included. */
+  phaseTimeoutMs: number;
+  portBase: number;
+  json?: string;
+  keep: boolean;
+}
+
+export const HELP = `Usage: scripts/bench [OPTIONS]
+
+Benchmarks sv against supervisord and PM2 on a project of N tiny TCP services, in one run:
+  up      from invoking the start command until every port accepts a connection   (N=--n)
+  status  latency of sv status --json / supervisorctl status / pm2 jlist           (N=--status-n running)
+  down    from invoking the stop command until every service process has exited   (N=--n)
+and prints median, min and max per tool, with the targets (up <= 150 ms, status <= 25 ms, down <= 150 ms).
+
+Options:
+  --n N               services for up and down (default 50)
+  --status-n N        services running during status (default 100)
+  --runs N            timed runs of up and down per tool (default 7)
+  --warmup N          untimed runs before them (default 1)
+  --status-runs N     timed runs of status per tool (default 30)
+  --status-warmup N   untimed status runs first (default 3)
+  --only LIST         tools to run, comma-separated: ${TOOL_NAMES.join(",")} (default all; missing ones are skipped)
+  --skip LIST         tools to leave out
+  --phases LIST       phases to run, comma-separated (default all)
+  --sv PATH           the sv binary (default dist/sv; build it with npm run build)
+  --pm2 PATH          the pm2 CLI (default pm2 on PATH, else /tmp/pm2/node_modules/.bin/pm2)
+  --program KIND      the service program: ${PROGRAM_KINDS.join(", ")} (default: the first that works, in that order)
+  --timeout S         seconds allowed per command and per wait (default 30)
+  --phase-timeout S   seconds allowed per phase and tool, all runs (default 600)
+  --port-base PORT    first port; each tool and phase gets its own range (default 21000, below
+                      the ephemeral range, where client sockets could take a port first)
+  --json FILE         also write the results as JSON
+  --keep              keep the temporary directories (configs and logs) for inspection
+  -h, --help          this text
+
+Install the peers outside the repo: apt-get install -y hyperfine supervisor; npm install --prefix /tmp/pm2 pm2.`;
+
+function count(value: string | undefined, fallback: number, flag: string, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+function list(value: string | undefined, allowed: string[], flag: string): string[] | null {
+  if (value === undefined) return null;
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = items.filter((i) => !allowed.includes(i));
+  if (bad.length) throw new Error(`${flag}: unknown ${bad.join(", ")} (choose from ${allowed.join(", ")})`);
+  return items;
+}
+
+/** Parse argv; null when --help was asked for. Throws a one-line message on a usage error. */
+export function parseOptions(argv: string[], phaseIds: string[]): Settings | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      n: { type: "string" },
+      "status-n": { type: "string" },
+      runs: { type: "string" },
+      warmup: { type: "string" },
+      "status-runs": { type: "string" },
+      "status-warmup": { type: "string" },
+      only: { type: "string" },
+      skip: { type: "string" },
+      phases: { type: "string" },
+      sv: { type: "string" },
+      pm2: { type: "string" },
+      program: { type: "string" },
+      timeout: { type: "string" },
+      "phase-timeout": { type: "string" },
+      "port-base": { type: "string" },
+      json: { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return null;
+  const only = list(values.only, TOOL_NAMES, "--only") ?? TOOL_NAMES;
+  const skip = list(values.skip, TOOL_NAMES, "--skip") ?? [];
+  if (values.program !== undefined && !PROGRAM_KINDS.includes(values.program as ProgramKind)) {
+    throw new Error(`--program must be one of ${PROGRAM_KINDS.join(", ")}, got "${values.program}"`);
+  }
+  const settings: Settings = {
+    n: count(values.n, 50, "--n"),
+    statusN: count(values["status-n"], 100, "--status-n"),
+    runs: count(values.runs, 7, "--runs"),
+    warmup: count(values.warmup, 1, "--warmup", 0),
+    statusRuns: count(values["status-runs"], 30, "--status-runs"),
+    statusWarmup: count(values["status-warmup"], 3, "--status-warmup", 0),
+    tools: TOOL_NAMES.filter((t) => only.includes(t) && !skip.includes(t)),
+    phases: list(values.phases, phaseIds, "--phases"),
+    sv: resolve(values.sv ?? `${REPO}/dist/sv`),
+    pm2: values.pm2 === undefined ? undefined : resolve(values.pm2),
+    program: values.program as ProgramKind | undefined,
+    timeoutMs: count(values.timeout, 30, "--timeout") * 1000,
+    phaseTimeoutMs: count(values["phase-timeout"], 600, "--phase-timeout") * 1000,
+    portBase: count(values["port-base"], 21000, "--port-base", 1024),
+    json: values.json,
+    keep: values.keep ?? false,
+  };
+  if (settings.tools.length === 0) throw new Error("no tools left to run (check --only and --skip)");
+  return settings;
+}
