@@ -1,5 +1,6 @@
-// Run work over a dependency graph: each node after its prerequisites, at most `maxParallel` at once,
-// with lock-held begin/finish steps batched so N nodes that move together cost one store write.
+// Run work over a dependency graph: each node after its prerequisites, at most `maxParallel` at once.
+// Each step is one lock-held transaction that records what finished and claims what may start next,
+// so N nodes that move together cost one store write.
 
 export interface Outcome {
   ok: boolean;
@@ -9,7 +10,13 @@ export interface Outcome {
   data?: unknown;
 }
 
-export interface GraphRun<T> {
+export interface Prerequisite {
+  name: string;
+  hard: boolean;
+  begun?: boolean;
+}
+
+export interface GraphRun<T, X> {
   nodes: string[];
   /**
    * Nodes that must finish before `node` may begin; `hard` ones must also succeed;
@@ -17,89 +24,107 @@ export interface GraphRun<T> {
    */
   prerequisites(node: string): Prerequisite[];
   maxParallel: number;
-  /** Under the lock: claim these nodes; return per node what to wait for (or an outcome at once). */
-  begin(nodes: string[]): Promise<Map<string, T | Outcome>>;
+  /** Run `fn` under the store lock (one read-modify-write). */
+  transact<R>(fn: (tx: X) => R): Promise<R>;
+  /** In the first transaction, before anything else. */
+  prepare?(tx: X): void;
+  /** Under the lock: record finished nodes; may turn an outcome into a failure (CAS lost). */
+  finish(tx: X, results: Map<string, Outcome>): Map<string, Outcome>;
+  /** Under the lock: claim these nodes; per node what to wait for, or an outcome at once. */
+  begin(tx: X, nodes: string[]): Map<string, T | Outcome>;
   /** Outside the lock: wait for the node's process or probe. */
   work(node: string, claim: T): Promise<Outcome>;
-  /** Under the lock: record finished nodes; may turn an outcome into a failure (CAS lost). */
-  finish(results: Map<string, Outcome>): Promise<Map<string, Outcome>>;
   /** Called as each node settles. */
   onSettled?(node: string, outcome: Outcome): void;
 }
 
-export interface Prerequisite {
-  name: string;
-  hard: boolean;
-  begun?: boolean;
-}
+/** Results that land this soon after the first one share its store write. */
+const BATCH_WINDOW_MS = 2;
 
 function isOutcome(x: unknown): x is Outcome {
   return typeof x === "object" && x !== null && "ok" in x && "message" in x;
 }
 
 /** Run the graph to the end; every node gets an outcome (skipped when a hard prerequisite failed). */
-export async function runGraph<T>(run: GraphRun<T>): Promise<Map<string, Outcome>> {
+export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, Outcome>> {
   const outcomes = new Map<string, Outcome>();
   const waiting = new Set(run.nodes);
   const inflight = new Map<string, Promise<void>>();
-  const settled = new Map<string, Outcome>();
   const begun = new Set<string>();
+  let settled = new Map<string, Outcome>();
+  let finished = new Map<string, Outcome>();
+  const inGraph = new Set(run.nodes);
+  const prerequisites = (node: string) => run.prerequisites(node).filter((p) => inGraph.has(p.name));
   const satisfied = (p: Prerequisite) => outcomes.has(p.name) || (p.begun === true && begun.has(p.name));
+  const failedHard = (node: string) => prerequisites(node).find((p) => p.hard && outcomes.has(p.name) && !outcomes.get(p.name)!.ok);
+  const isReady = (node: string) => failedHard(node) !== undefined || prerequisites(node).every(satisfied);
 
   const settle = (node: string, outcome: Outcome) => {
     outcomes.set(node, outcome);
     run.onSettled?.(node, outcome);
   };
 
-  while (waiting.size > 0 || inflight.size > 0) {
-    const startable: string[] = [];
-    let skippedAny = false;
-    for (const node of [...waiting]) {
-      const pre = run.prerequisites(node).filter((p) => run.nodes.includes(p.name));
-      const failed = pre.find((p) => p.hard && outcomes.has(p.name) && !outcomes.get(p.name)!.ok);
-      if (failed) {
+  /** Skip what a failure dooms (until nothing changes: a skip dooms its own dependents), then pick what may start. */
+  const pick = (): string[] => {
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const node of waiting) {
+        const failed = failedHard(node);
+        if (!failed) continue;
         waiting.delete(node);
         settle(node, { ok: false, skipped: true, message: `skipped: ${failed.name} failed` });
-        skippedAny = true;
-        continue;
+        changed = true;
       }
-      if (pre.every(satisfied) && inflight.size + startable.length < run.maxParallel) startable.push(node);
     }
-    if (startable.length > 0) {
-      for (const n of startable) {
-        waiting.delete(n);
-        begun.add(n);
+    // Until nothing changes: beginning a node can satisfy a `begun` prerequisite of another.
+    const startable: string[] = [];
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const node of waiting) {
+        if (inflight.size + startable.length >= run.maxParallel) return startable;
+        if (!prerequisites(node).every(satisfied)) continue;
+        startable.push(node);
+        waiting.delete(node);
+        begun.add(node);
+        changed = true;
       }
-      const claims = await run.begin(startable);
-      for (const node of startable) {
-        const claim = claims.get(node)!;
-        if (isOutcome(claim)) {
-          settle(node, claim);
-          continue;
+    }
+    return startable;
+  };
+
+  for (let first = true; ; first = false) {
+    if (first || finished.size > 0 || [...waiting].some(isReady)) {
+      const done = finished;
+      finished = new Map();
+      const claims = await run.transact((tx) => {
+        if (first) run.prepare?.(tx);
+        if (done.size > 0) for (const [node, outcome] of run.finish(tx, done)) settle(node, outcome);
+        const startable = pick();
+        return startable.length > 0 ? run.begin(tx, startable) : new Map<string, T | Outcome>();
+      });
+      for (const [node, claim] of claims) {
+        if (isOutcome(claim)) settle(node, claim);
+        else {
+          inflight.set(
+            node,
+            run.work(node, claim).then(
+              (o) => void settled.set(node, o),
+              (e: Error) => void settled.set(node, { ok: false, message: e.message }),
+            ),
+          );
         }
-        inflight.set(
-          node,
-          run.work(node, claim).then(
-            (o) => void settled.set(node, o),
-            (e: Error) => void settled.set(node, { ok: false, message: e.message }),
-          ),
-        );
       }
-      continue;
     }
-    // A skip dooms its own dependents too, and they may have been looked at before it: look again.
-    if (skippedAny) continue;
+    if (waiting.size === 0 && inflight.size === 0) break;
     if (inflight.size === 0) {
-      if (waiting.size > 0) throw new Error(`bug: no progress possible for ${[...waiting].join(", ")}`);
+      if (![...waiting].some(isReady)) throw new Error(`bug: no progress possible for ${[...waiting].join(", ")}`);
       continue;
     }
     await Promise.race(inflight.values());
-    // Let every already-settled promise land, so one store write covers them all.
-    await Promise.resolve();
-    const batch = new Map(settled);
-    settled.clear();
-    for (const node of batch.keys()) inflight.delete(node);
-    for (const [node, outcome] of await run.finish(batch)) settle(node, outcome);
+    await Bun.sleep(BATCH_WINDOW_MS);
+    finished = settled;
+    settled = new Map();
+    for (const node of finished.keys()) inflight.delete(node);
   }
   return outcomes;
 }

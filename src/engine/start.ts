@@ -26,13 +26,14 @@ export async function startServices(ctx: Ctx, names: string[]): Promise<Map<stri
   await reapLeftovers(units.map((u) => state.units[u]));
   ctx.reporter.plan(targets);
 
-  return runGraph<UnitClaim[]>({
+  return runGraph<UnitClaim[], Tx>({
     nodes: targets,
     maxParallel: ctx.project.maxParallel,
     prerequisites: (node) => prerequisitesOf(ctx, node),
-    begin: (nodes) => commit(ctx, (tx) => new Map(nodes.map((n) => [n, claimService(ctx, tx, n)]))),
+    transact: (fn) => commit(ctx, fn),
+    begin: (tx, nodes) => new Map(nodes.map((n) => [n, claimService(ctx, tx, n)])),
     work: (node, claims) => awaitService(ctx, ctx.project.services.get(node)!, claims),
-    finish: (results) => commit(ctx, (tx) => recordResults(tx, results)),
+    finish: recordResults,
     onSettled: (node, o) => ctx.reporter.update(node, o.ok ? "ok" : o.skipped ? "skipped" : "failed", o.message),
   });
 }

@@ -31,21 +31,22 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
   ctx.reporter.plan(targets);
   const state = readState(ctx.paths);
   await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).map((u) => state.units[u]));
-  // Wanted down first, for all of them: a reconciler must not revive what we are about to stop.
-  await commit(ctx, (tx) => {
-    for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!, tx.state)) tx.unit(u).wanted = "down";
-  });
-  return runGraph<StopClaim[]>({
+  return runGraph<StopClaim[], Tx>({
     nodes: targets,
+    transact: (fn) => commit(ctx, fn),
+    // Wanted down first, for all of them: a reconciler must not revive what we are about to stop.
+    prepare: (tx) => {
+      for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!, tx.state)) tx.unit(u).wanted = "down";
+    },
     maxParallel: Number.POSITIVE_INFINITY,
     // A service stops only after everything that depends on it (or is ordered after it) has stopped.
     prerequisites: (node) =>
       [...ctx.project.services.values()]
         .filter((s) => node in s.dependsOn || s.after.includes(node) || ctx.project.services.get(node)!.before.includes(s.name))
         .map((s) => ({ name: s.name, hard: false })),
-    begin: (nodes) => commit(ctx, (tx) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, ctx.project.services.get(n)!)]))),
+    begin: (tx, nodes) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, ctx.project.services.get(n)!)])),
     work: (node, claims) => awaitStopped(ctx, ctx.project.services.get(node)!, claims),
-    finish: (results) => commit(ctx, (tx) => recordStopped(tx, results)),
+    finish: recordStopped,
     onSettled: (node, o) => ctx.reporter.update(node, o.ok ? "ok" : "failed", o.message),
   });
 }

@@ -9,11 +9,16 @@ function fakeRun(deps: Deps, opts: { failing?: string[]; maxParallel?: number; n
   const log: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const run: GraphRun<string> = {
+  let transactions = 0;
+  const run: GraphRun<string, null> = {
     nodes: opts.nodes ?? Object.keys(deps),
     maxParallel: opts.maxParallel ?? 8,
     prerequisites: (n) => (deps[n] ?? []).map((d) => (typeof d === "string" ? { name: d, hard: true } : d)),
-    begin: async (nodes) => {
+    transact: async (fn) => {
+      transactions++;
+      return fn(null);
+    },
+    begin: (_tx, nodes) => {
       for (const n of nodes) log.push(`begin ${n}`);
       inFlight += nodes.length;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -23,13 +28,13 @@ function fakeRun(deps: Deps, opts: { failing?: string[]; maxParallel?: number; n
       await Bun.sleep(1);
       return opts.failing?.includes(n) ? { ok: false, message: `${n} broke` } : { ok: true, message: "ok" };
     },
-    finish: async (results) => {
+    finish: (_tx, results) => {
       inFlight -= results.size;
       for (const n of results.keys()) log.push(`finish ${n}`);
       return results;
     },
   };
-  return { run, log, maxInFlight: () => maxInFlight };
+  return { run, log, maxInFlight: () => maxInFlight, transactions: () => transactions };
 }
 
 const summary = (outcomes: Map<string, Outcome>) => Object.fromEntries([...outcomes].map(([n, o]) => [n, o.skipped ? `skipped: ${o.message}` : o.ok ? "ok" : `failed: ${o.message}`]));
@@ -78,4 +83,16 @@ test("a `begun` prerequisite only has to have begun (depends_on condition: start
 test("prerequisites outside the run are ignored", async () => {
   const { run } = fakeRun({ api: ["db"] }, { nodes: ["api"] });
   expect(summary(await runGraph(run))).toEqual({ api: "ok" });
+});
+
+test("nodes that finish together share one transaction, which also claims what they unblocked", async () => {
+  const deps: Deps = { top: [] };
+  for (let i = 0; i < 20; i++) {
+    deps[`leaf${i}`] = [];
+    deps.top!.push(`leaf${i}`);
+  }
+  const { run, transactions } = fakeRun(deps, { maxParallel: 50 });
+  expect(Object.values(summary(await runGraph(run)))).toEqual(Array(21).fill("ok"));
+  // 1: claim the 20 leaves; 2: record them and claim top; 3: record top.
+  expect(transactions()).toBe(3);
 });

@@ -306,7 +306,7 @@ test("cron-style: a service turning unhealthy is restarted by the passes that pr
   expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
   const second = await waitFor(async () => {
     const r = await sv(p.root, ["reconcile"]);
-    return r.stdout !== "" && r;
+    return r.stdout !== "" ? r : null;
   }, "a pass that finds web unhealthy");
   const lines = second.stdout.split("\n");
   expect(lines.slice(0, 3)).toEqual([`web: unhealthy: ${reason}`, `web: unhealthy: ${reason}; restarting`, `web: restarting: unhealthy: ${reason}`]);
