@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { openContext } from "../engine/context.ts";
-import { allUnits, refresh } from "../engine/observe.ts";
+import { refresh } from "../engine/observe.ts";
 import { collectMetrics, formatExposition } from "../observe/metrics.ts";
 import { output } from "../output/style.ts";
 import { rootArgs } from "./_args.ts";
@@ -13,7 +13,7 @@ export default defineCommand({
   args: { ...rootArgs },
   async run({ args }) {
     const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
-    const state = await refresh(ctx, allUnits(ctx));
+    const state = await refresh(ctx);
     const families = collectMetrics(ctx.project, state, Date.now());
     if (output.json) console.log(JSON.stringify({ metrics: families }));
     else if (!output.quiet) console.log(formatExposition(families).trimEnd());

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { resolveNames } from "../config/project.ts";
 import { openContext } from "../engine/context.ts";
-import { allUnits, refresh } from "../engine/observe.ts";
+import { refresh } from "../engine/observe.ts";
 import { unitStatuses, type UnitStatus } from "../engine/report.ts";
 import { unitNames } from "../engine/units.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
@@ -42,7 +42,7 @@ export default defineCommand({
     const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
     const names = positionals(args);
     const services = names.length ? resolveNames(ctx.project, names) : undefined;
-    const state = await refresh(ctx, services ? services.flatMap((n) => unitNames(ctx.project.services.get(n)!)) : allUnits(ctx));
+    const state = await refresh(ctx, services ? services.flatMap((n) => unitNames(ctx.project.services.get(n)!)) : undefined);
     const rows = unitStatuses(ctx.project, state, services);
     if (output.json) console.log(JSON.stringify({ services: rows }));
     else if (!output.quiet) console.log(renderStatus(rows, useColor()));

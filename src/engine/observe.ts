@@ -113,12 +113,15 @@ export interface RefreshOptions {
   probeIf?: (unit: string) => boolean;
   /** Receives the events the refresh recorded. */
   events?: SvEvent[];
+  /** Units to leave alone (watch: work in flight). */
+  exclude?: Set<string>;
 }
 
 /** Observe and record: the state after looking at reality. Takes the lock only if something changed. */
-export async function refresh(ctx: Ctx, units = allUnits(ctx), opts: RefreshOptions = {}): Promise<StoreState> {
+export async function refresh(ctx: Ctx, units?: string[], opts: RefreshOptions = {}): Promise<StoreState> {
   const state = readState(ctx.paths);
-  const observations = await observe(ctx, state, units, opts.probeIf);
+  const names = (units ?? allUnits(ctx, state)).filter((u) => !opts.exclude?.has(u));
+  const observations = await observe(ctx, state, names, opts.probeIf);
   const changed = observations.filter((o) => changes(state.units[o.unit]!, o));
   if (changed.length === 0) return state;
   return commit(ctx, (tx) => {

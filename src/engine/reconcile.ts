@@ -5,7 +5,7 @@ import { readState, type StoreState, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
 import { launchUnit, type UnitResult } from "./launch.ts";
-import { allUnits, isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
+import { isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
 import { type Action, planUnit } from "./plan.ts";
 import { note, type SvEvent, transition } from "./states.ts";
 import { stopUnit, recordUnitStopped } from "./stop.ts";
@@ -31,7 +31,7 @@ function replan(ctx: Ctx, svc: Service, unit: Unit): Action | null {
 /** One reconcile pass. Returns when every action has been started (and, unless `track` is given, finished). */
 export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions = {}): Promise<StoreState> {
   const events: SvEvent[] = [];
-  const state = await refresh(ctx, allUnits(ctx).filter((u) => !opts.busy?.has(u)), { probeIf: opts.probeIf, events });
+  const state = await refresh(ctx, undefined, { probeIf: opts.probeIf, events, exclude: opts.busy });
   for (const e of events) report(`${e.service}: ${e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`}`);
 
   rotateLogs(ctx, state, report);
