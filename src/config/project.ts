@@ -1,6 +1,6 @@
 // Questions about a loaded Project: name lookup and dependency closures.
 import { UsageError, didYouMean } from "../errors.ts";
-import { closure } from "../engine/graph.ts";
+import { batches, closure } from "../engine/graph.ts";
 import type { Project } from "./schema.ts";
 
 /** The services named on the command line; unknown names are a usage error with a suggestion. */
@@ -26,4 +26,10 @@ export function withDependents(project: Project, names: Iterable<string>): Set<s
     for (const d of Object.keys(svc.dependsOn)) dependents.set(d, [...(dependents.get(d) ?? []), svc.name]);
   }
   return closure(names, (n) => dependents.get(n) ?? []);
+}
+
+/** `names` sorted so every service comes after its dependencies (display order; runGraph does the real ordering). */
+export function dependencyOrder(project: Project, names: Iterable<string>): string[] {
+  const edges = new Map([...project.services.values()].map((s) => [s.name, new Set(Object.keys(s.dependsOn))]));
+  return batches(names, edges).flat();
 }

@@ -1,6 +1,6 @@
 // `sv up`: start services and their dependencies in order, waiting until each is ready.
 import type { Service } from "../config/schema.ts";
-import { resolveNames, withDependencies } from "../config/project.ts";
+import { dependencyOrder, resolveNames, withDependencies } from "../config/project.ts";
 import { isSameProcess } from "../runtime/identity.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
@@ -20,7 +20,7 @@ export function defaultUpTargets(ctx: Ctx): string[] {
 /** Start `names` (default: all but on-demand) and their dependencies; one outcome per service. */
 export async function startServices(ctx: Ctx, names: string[]): Promise<Map<string, Outcome>> {
   const requested = names.length > 0 ? resolveNames(ctx.project, names) : defaultUpTargets(ctx);
-  const targets = [...withDependencies(ctx.project, requested)];
+  const targets = dependencyOrder(ctx.project, withDependencies(ctx.project, requested));
   const units = targets.flatMap((n) => unitNames(ctx.project.services.get(n)!));
   const state = await refresh(ctx, units);
   await reapLeftovers(units.map((u) => state.units[u]));

@@ -1,6 +1,6 @@
 // `sv down`: stop services and everything that depends on them, dependents first.
 import type { Service } from "../config/schema.ts";
-import { resolveNames, withDependents } from "../config/project.ts";
+import { dependencyOrder, resolveNames, withDependents } from "../config/project.ts";
 import { stopGracefully } from "../runtime/signals.ts";
 import { readState, type Tx } from "../store/store.ts";
 import { reapLeftovers } from "./launch.ts";
@@ -27,7 +27,7 @@ export interface StopResult {
 /** Stop `names` (default: all) and their dependents; one outcome per service. */
 export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<string, Outcome>> {
   const requested = names.length > 0 ? resolveNames(ctx.project, names) : [...ctx.project.services.keys()];
-  const targets = [...withDependents(ctx.project, requested)];
+  const targets = dependencyOrder(ctx.project, withDependents(ctx.project, requested)).reverse();
   ctx.reporter.plan(targets);
   const state = readState(ctx.paths);
   await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).map((u) => state.units[u]));

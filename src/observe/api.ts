@@ -1,5 +1,4 @@
 // The HTTP API of `sv watch --listen`: status, start/stop/restart, logs, events (SSE) and /metrics, behind bearer tokens.
-import { timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "bun";
 import type { ApiRole, ApiSettings, Project } from "../config/schema.ts";
@@ -16,6 +15,9 @@ import { tailLog } from "../runtime/logs.ts";
 import { readState, type StoreState } from "../store/store.ts";
 import { followEvents } from "./events.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+
+// Required at first use: a static import of node:crypto would be hoisted into every sv start (~4 ms).
+const timingSafeEqual = (a: Buffer, b: Buffer): boolean => (require("node:crypto") as typeof import("node:crypto")).timingSafeEqual(a, b);
 
 export const DEFAULT_LOG_LINES = 100;
 export const MAX_LOG_LINES = 10_000;
