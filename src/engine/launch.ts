@@ -121,7 +121,7 @@ export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Pr
     if (check.type === "process") {
       if (performance.now() - t0 >= PROCESS_GRACE_MS) return result("running", "started");
     } else {
-      const probe = await runProbe(svc, { pid: spawned.pid, startTicks: spawned.startTicks, env });
+      const probe = await runProbe(svc, { pid: spawned.pid, startTicks: spawned.startTicks, env: () => env });
       if (exit) continue;
       if (probe.ok) return result("running", "health check passed");
       lastReason = probe.reason!;

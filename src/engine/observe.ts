@@ -6,7 +6,8 @@ import { readState, type StoreState, type Tx, type Unit } from "../store/store.t
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
 import { note, type SvEvent, transition } from "./states.ts";
-import { instanceOf, serviceOf, unitEnv, unitNames } from "./units.ts";
+import { processEnv } from "./hooks.ts";
+import { serviceOf, unitNames } from "./units.ts";
 
 export interface Observation {
   unit: string;
@@ -40,7 +41,7 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
       const obs: Observation = { unit: name, pid: unit.pid, state: unit.state, alive };
       const svc = ctx.project.services.get(serviceOf(name));
       if (alive && svc && unit.state !== "stopping" && probeIf(name)) {
-        obs.probe = await runProbe(svc, { pid: unit.pid, startTicks: unit.start_ticks, env: { ...process.env, ...svc.env, ...unitEnv(ctx.project, svc, instanceOf(name)) } });
+        obs.probe = await runProbe(svc, { pid: unit.pid, startTicks: unit.start_ticks, alive: true, env: () => processEnv(ctx, svc, name) });
       }
       out.push(obs);
     }),
