@@ -18,13 +18,15 @@ const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", '"': '"', "
 export function parseEnvFile(text: string, env: Env): { vars: Record<string, string>; problems: EnvFileProblem[] } {
   const vars: Record<string, string> = {};
   const problems: EnvFileProblem[] = [];
+  // Keys of this file first, then `env`, looked up one name at a time: `env` may record what it is asked (the cache key).
+  const scope: Env = new Proxy(vars, { get: (own, name: string) => (Object.hasOwn(own, name) ? own[name] : env[name]) });
   text.split(/\r?\n/).forEach((line, i) => {
     if (/^\s*(#.*)?$/.test(line)) return;
     const m = LINE.exec(line);
     if (!m) return problems.push({ line: i + 1, col: 1, message: "expected KEY=VALUE" });
     const value = parseValue(m[2]!);
     if ("error" in value) return problems.push({ line: i + 1, col: line.length - m[2]!.length + 1, message: value.error });
-    vars[m[1]!] = value.quote === "'" ? value.text : expand(value.text, { ...env, ...vars }, () => {});
+    vars[m[1]!] = value.quote === "'" ? value.text : expand(value.text, scope, () => {});
   });
   return { vars, problems };
 }

@@ -3,20 +3,9 @@
 // user meant from the kind of value written, so the message comes from that branch.
 import * as v from "valibot";
 import { didYouMean } from "../errors.ts";
+import { type Kind, isRecord, kindOf } from "./kinds.ts";
 
-/** What a YAML value is, in the words an error message uses. */
-export type Kind = "string" | "number" | "boolean" | "list" | "mapping" | "null";
-
-export function kindOf(value: unknown): Kind {
-  if (value === null || value === undefined) return "null";
-  if (Array.isArray(value)) return "list";
-  if (typeof value === "object") return "mapping";
-  return typeof value === "number" || typeof value === "bigint" ? "number" : typeof value === "boolean" ? "boolean" : "string";
-}
-
-export function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
+export { type Kind, isRecord, kindOf } from "./kinds.ts";
 
 /** A schema that always fails with `message`. */
 export function fail(message: string): v.GenericSchema<unknown, never> {

@@ -1,5 +1,5 @@
 // ${VAR} expansion in every string of a definition: ${VAR}, ${VAR:-default} (unset or empty), ${VAR-default} (unset), $$ for "$".
-import { isRecord } from "./fields.ts";
+import { isRecord } from "./kinds.ts";
 import type { Seg } from "./problems.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -59,9 +59,23 @@ function substitute(body: string, env: Env, report: (message: string) => void): 
     report(`invalid reference "\${${body}}" (write \${NAME} or \${NAME:-default})`);
     return "";
   }
-  const value = env[name];
+  const raw = env[name];
+  const value = typeof raw === "string" ? raw : undefined; // not an inherited toString or constructor
   if (op === ":-" ? value !== undefined && value !== "" : value !== undefined) return value!;
   if (op !== undefined) return expand(fallback, env, report);
   report(`\${${name}} is not set`);
   return "";
+}
+
+/** `env` as seen through a recorder: every variable looked up lands in `seen`, with its value (undefined: unset). */
+export function recordingEnv(env: Env, seen: Map<string, string | undefined>): Env {
+  return new Proxy(env, {
+    get(target, name) {
+      if (typeof name !== "string") return undefined;
+      const raw = target[name];
+      const value = typeof raw === "string" ? raw : undefined;
+      if (!seen.has(name)) seen.set(name, value);
+      return value;
+    },
+  });
 }

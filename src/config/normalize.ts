@@ -1,7 +1,8 @@
 // A validated definition -> the Service the engine works with: defaults filled in, paths resolved, env files read.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnvFile } from "./env-file.ts";
+import type { Inputs } from "./inputs.ts";
 import type { Env } from "./interpolate.ts";
 import type { Problem, Seg } from "./problems.ts";
 import type { ApiSettings, FailureAction, HealthCheck, RawService, Service, Settings } from "./schema.ts";
@@ -13,8 +14,15 @@ export interface Origin {
   prefix: Seg[];
 }
 
+/** What normalising reads from: the environment (for ${VAR} in env files), and where reads and problems are recorded. */
+export interface Scope {
+  env: Env;
+  inputs: Inputs;
+  problems: Problem[];
+}
+
 /** The normalised Service of a validated definition. */
-export function toService(root: string, origin: Origin, raw: RawService, env: Env, problems: Problem[]): Service {
+export function toService(root: string, origin: Origin, raw: RawService, scope: Scope): Service {
   const dependsOn: Service["dependsOn"] = {};
   if (Array.isArray(raw.depends_on)) for (const d of raw.depends_on) dependsOn[d] = undefined;
   else for (const [d, opts] of Object.entries(raw.depends_on)) dependsOn[d] = opts.condition;
@@ -26,7 +34,7 @@ export function toService(root: string, origin: Origin, raw: RawService, env: En
     type: raw.type,
     command: raw.command,
     cwd: resolve(root, raw.cwd ?? "."),
-    env: { ...readEnvFiles(root, origin, raw.env_file, env, problems), ...raw.env },
+    env: { ...readEnvFiles(root, origin, raw.env_file, scope), ...raw.env },
     user: raw.user,
     group: raw.group,
     instances: raw.instances,
@@ -71,7 +79,7 @@ function toHealthCheck(raw: RawService): HealthCheck {
 }
 
 /** The variables of every env_file, later files winning; a missing or unreadable file is a problem. */
-function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_file"], env: Env, problems: Problem[]): Record<string, string> {
+function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_file"], { env, inputs, problems }: Scope): Record<string, string> {
   const vars: Record<string, string> = {};
   const files = envFile === undefined ? [] : Array.isArray(envFile) ? envFile : [envFile];
   files.forEach((f, i) => {
@@ -81,7 +89,7 @@ function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_fil
     if (!statSync(path).isFile()) return problems.push({ ...at, message: `env file ${f} is not a file` });
     let text: string;
     try {
-      text = readFileSync(path, "utf8");
+      text = inputs.readText(path);
     } catch (e) {
       return problems.push({ ...at, message: `cannot read env file ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
     }

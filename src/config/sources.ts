@@ -1,8 +1,9 @@
 // Finding and parsing what the user wrote: sv.yml, services/*.yml|yaml, and `include:` files, globs and URLs.
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { didYouMean } from "../errors.ts";
-import { type Kind, isRecord, kindOf } from "./fields.ts";
+import { Inputs } from "./inputs.ts";
+import { type Kind, isRecord, kindOf } from "./kinds.ts";
 import type { Problem, Seg } from "./problems.ts";
 
 /** One service definition as written, before validation. */
@@ -15,10 +16,11 @@ export interface Source {
   data: unknown;
 }
 
-/** Reads and parses files, remembering every text (for positions) and every problem. */
+/** Reads and parses files, remembering every text (for positions), every problem, and what was read (for the cache). */
 export class Reader {
   readonly texts = new Map<string, string>();
   readonly problems: Problem[] = [];
+  constructor(readonly inputs = new Inputs()) {}
 
   /** Parse `text` (YAML or JSON) with Bun's fast parser; undefined (and a problem) on a syntax error. */
   parse(file: string, text: string): unknown {
@@ -36,7 +38,7 @@ export class Reader {
   read(file: string): unknown {
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
+      text = this.inputs.readText(file);
     } catch (e) {
       this.problems.push({ file, path: [], message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
       return undefined;
@@ -57,16 +59,27 @@ export function checkMapping(reader: Reader, file: string, data: unknown, what: 
   return false;
 }
 
+/** The names of the service files in services/ (*.yml, *.yaml; not hidden, not folders), sorted; null without the folder. */
+export function serviceFileNames(root: string): string[] | null {
+  const dir = join(root, "services");
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {}
+  if (!isDirectory) return null;
+  const names = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith(".") && /\.ya?ml$/.test(e.name) && !e.isDirectory());
+  return names.map((e) => e.name).sort((a, b) => (a < b ? -1 : 1));
+}
+
 /** services/*.yml and services/*.yaml, one service each, in name order. */
 export function readServiceFiles(root: string, reader: Reader): Source[] {
-  const dir = join(root, "services");
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  const names = serviceFileNames(root);
+  reader.inputs.serviceFiles = names;
   const sources: Source[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const file = join(dir, entry.name);
-    if (entry.name.startsWith(".") || !/\.ya?ml$/.test(entry.name) || entry.isDirectory()) continue;
+  for (const name of names ?? []) {
+    const file = join(root, "services", name);
     const data = reader.read(file);
-    if (checkMapping(reader, file, data, SERVICE_DOCUMENT)) sources.push({ file, prefix: [], name: stem(entry.name), data });
+    if (checkMapping(reader, file, data, SERVICE_DOCUMENT)) sources.push({ file, prefix: [], name: stem(name), data });
   }
   return sources;
 }
@@ -82,6 +95,7 @@ export async function readIncludes(root: string, specs: string[], settingsFile: 
   for (const [i, spec] of specs.entries()) {
     const where = { file: settingsFile, path: ["include", i] };
     if (/^https?:\/\//i.test(spec)) {
+      reader.inputs.uncacheable = "it includes a URL";
       if (reader.texts.has(spec)) continue;
       const data = await fetchDocument(spec, reader, where);
       if (data !== undefined) sources.push(...includedSources(spec, data, reader));
@@ -97,15 +111,24 @@ export async function readIncludes(root: string, specs: string[], settingsFile: 
 
 /** The files an include path or glob names, sorted; a missing plain path is a problem. */
 function matchFiles(root: string, spec: string, reader: Reader, where: { file: string; path: Seg[] }): string[] {
-  if (/[*?[{]/.test(spec)) {
-    const [cwd, pattern] = isAbsolute(spec) ? ["/", spec.slice(1)] : [root, spec.replace(/^\.\//, "")];
-    return [...new Bun.Glob(pattern).scanSync({ cwd, absolute: true, onlyFiles: true })].map((f) => resolve(f)).sort();
+  if (isGlob(spec)) {
+    const files = globFiles(root, spec);
+    reader.inputs.globs.set(spec, files);
+    return files;
   }
   const file = resolve(root, spec);
   if (!existsSync(file)) reader.problems.push({ ...where, message: `${spec} does not exist` });
   else if (!statSync(file).isFile()) reader.problems.push({ ...where, message: `${spec} is not a file (to include a folder, write ${spec.replace(/\/$/, "")}/*.yml)` });
   else return [file];
   return [];
+}
+
+const isGlob = (spec: string) => /[*?[{]/.test(spec);
+
+/** The files a glob matches, relative to the root unless absolute; sorted. */
+export function globFiles(root: string, spec: string): string[] {
+  const [cwd, pattern] = isAbsolute(spec) ? ["/", spec.slice(1)] : [root, spec.replace(/^\.\//, "")];
+  return [...new Bun.Glob(pattern).scanSync({ cwd, absolute: true, onlyFiles: true })].map((f) => resolve(f)).sort();
 }
 
 /** Fetch and parse an included URL; undefined (and a problem) when that fails. */
