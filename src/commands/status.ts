@@ -4,35 +4,13 @@ import { openContext } from "../engine/context.ts";
 import { refresh } from "../engine/observe.ts";
 import { unitStatuses, type UnitStatus } from "../engine/report.ts";
 import { unitNames } from "../engine/units.ts";
-import { output, paint, useColor, type Color } from "../output/style.ts";
-import { formatDuration, renderTable } from "../output/table.ts";
+import { output, useColor } from "../output/style.ts";
+import { renderTable, unitCells, unitColumns } from "../output/table.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
-
-const STATE_COLORS: Record<string, Color> = { running: "green", completed: "blue", starting: "yellow", stopping: "yellow", error: "red", stopped: "gray" };
-const HEALTH_COLORS: Record<string, Color> = { healthy: "green", unhealthy: "red", unknown: "gray" };
 
 /** The status table: one row per unit. */
 export function renderStatus(rows: UnitStatus[], color: boolean): string {
-  return renderTable(
-    [
-      { header: "NAME" },
-      { header: "STATE", paint: (p, raw) => paint(p, STATE_COLORS[raw] ?? "gray", color) },
-      { header: "HEALTH", paint: (p, raw) => paint(p, HEALTH_COLORS[raw] ?? "gray", color) },
-      { header: "PID", align: "right" },
-      { header: "UPTIME", align: "right" },
-      { header: "RESTARTS", align: "right" },
-      { header: "LAST ERROR" },
-    ],
-    rows.map((r) => [
-      r.name,
-      r.state,
-      r.health,
-      r.pid === null ? "-" : String(r.pid),
-      formatDuration(r.uptime_s),
-      String(r.restarts),
-      r.last_error ?? "",
-    ]),
-  );
+  return renderTable(unitColumns(color, "RESTARTS", "LAST ERROR"), rows.map((r) => unitCells(r, r.last_error ?? "")));
 }
 
 export default defineCommand({

@@ -1,10 +1,6 @@
 // The live table of `sv watch`: redrawn in place on a terminal, sized to fit (80x24 tmux panes).
 import type { UnitStatus } from "../engine/report.ts";
-import { paint, type Color } from "./style.ts";
-import { formatDuration, renderTable } from "./table.ts";
-
-const STATE_COLORS: Record<string, Color> = { running: "green", completed: "blue", starting: "yellow", stopping: "yellow", error: "red", stopped: "gray" };
-const HEALTH_COLORS: Record<string, Color> = { healthy: "green", unhealthy: "red", unknown: "gray" };
+import { renderTable, unitCells, unitColumns } from "./table.ts";
 
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, Math.max(0, n - 1))}…`);
 
@@ -21,31 +17,16 @@ export function renderFrame(opts: {
   const { rows, width, height, color } = opts;
   const maxRows = Math.max(1, height - 4);
   const shown = rows.slice(0, rows.length > maxRows ? maxRows - 1 : maxRows);
-  const cells = shown.map((r) => [
-    clip(r.name, 16),
-    r.state,
-    r.health,
-    r.pid === null ? "-" : String(r.pid),
-    formatDuration(r.uptime_s),
-    String(r.restarts),
-    opts.lastEvent.get(r.name) ?? r.last_error ?? "",
-  ]);
+  const cells = shown.map((r) => {
+    const c = unitCells(r, opts.lastEvent.get(r.name) ?? r.last_error ?? "");
+    c[0] = clip(c[0]!, 16);
+    return c;
+  });
   // Give the last column whatever width is left.
   const fixed = ["NAME", "STATE", "HEALTH", "PID", "UPTIME", "RST"].map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const room = Math.max(10, width - fixed.reduce((a, b) => a + b + 2, 0));
   for (const c of cells) c[6] = clip(c[6]!, room);
-  const table = renderTable(
-    [
-      { header: "NAME" },
-      { header: "STATE", paint: (p, raw) => paint(p, STATE_COLORS[raw] ?? "gray", color) },
-      { header: "HEALTH", paint: (p, raw) => paint(p, HEALTH_COLORS[raw] ?? "gray", color) },
-      { header: "PID", align: "right" },
-      { header: "UPTIME", align: "right" },
-      { header: "RST", align: "right" },
-      { header: "LAST EVENT" },
-    ],
-    cells,
-  );
+  const table = renderTable(unitColumns(color, "RST", "LAST EVENT"), cells);
   const lines = [clip(opts.title, width), ...table.split("\n")];
   if (rows.length > shown.length) lines.push(`… ${rows.length - shown.length} more`);
   const spare = height - lines.length - 1;

@@ -1,4 +1,6 @@
 // Rows -> aligned text columns. Pure; colour is applied by the caller through `paint` functions.
+import type { UnitStatus } from "../engine/report.ts";
+import { type Color, paint } from "./style.ts";
 
 export interface Column {
   header: string;
@@ -33,4 +35,25 @@ export function formatDuration(seconds: number | null): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, "0")}h`;
+}
+
+const STATE_COLORS: Record<string, Color> = { running: "green", completed: "blue", starting: "yellow", stopping: "yellow", error: "red", stopped: "gray" };
+const HEALTH_COLORS: Record<string, Color> = { healthy: "green", unhealthy: "red", unknown: "gray" };
+
+/** The columns of a unit table (sv status, sv watch), state and health coloured; the last two headers vary. */
+export function unitColumns(color: boolean, restarts: string, last: string): Column[] {
+  return [
+    { header: "NAME" },
+    { header: "STATE", paint: (p, raw) => paint(p, STATE_COLORS[raw] ?? "gray", color) },
+    { header: "HEALTH", paint: (p, raw) => paint(p, HEALTH_COLORS[raw] ?? "gray", color) },
+    { header: "PID", align: "right" },
+    { header: "UPTIME", align: "right" },
+    { header: restarts, align: "right" },
+    { header: last },
+  ];
+}
+
+/** A unit's cells in unitColumns, with `last` in the last column. */
+export function unitCells(r: UnitStatus, last: string): string[] {
+  return [r.name, r.state, r.health, r.pid === null ? "-" : String(r.pid), formatDuration(r.uptime_s), String(r.restarts), last];
 }
