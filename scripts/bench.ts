@@ -1,10 +1,11 @@
-// scripts/bench: sv vs supervisord vs PM2 on a project of N tiny TCP services (up, status, down). See --help.
+// scripts/bench: sv vs supervisord vs PM2 on a project of N tiny TCP services (up, status, down, crash-to-serving
+// under supervision, supervisor RSS and idle CPU). See --help.
 // Each tool and phase gets its own temp dir, ports and copy of the service program; nothing is left running.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HELP, parseOptions, type Settings } from "./benchmark/options.ts";
-import { type Phase, type PhaseCtx, PHASES } from "./benchmark/phases.ts";
+import { type Phase, type PhaseCtx, PHASES, type Sample } from "./benchmark/phases.ts";
 import { accepts, cpuTimes, killPids, loadavg, processesOf, run } from "./benchmark/proc.ts";
 import { prepareProgram, type ServiceProgram } from "./benchmark/program.ts";
 import { median, renderTable, type Row, verdict } from "./benchmark/report.ts";
@@ -60,6 +61,16 @@ async function firstPortInUse(ports: number[]): Promise<number | undefined> {
   return ports[busy.indexOf(true)];
 }
 
+/** One sample in words, for the progress log. */
+function describeSample(phase: Phase, s: Sample): string {
+  const extra = [
+    s.exitMs !== undefined ? `command exited at ${s.exitMs.toFixed(1)} ms` : "",
+    s.closedMs !== undefined ? `port refused at ${s.closedMs.toFixed(1)} ms` : "",
+    s.peakMiB !== undefined ? `peak ${s.peakMiB.toFixed(1)} MiB` : "",
+  ].filter(Boolean);
+  return `${s.value.toFixed(phase.unit === "% CPU" ? 2 : 1)} ${phase.unit ?? "ms"}${extra.length ? ` (${extra.join(", ")})` : ""}`;
+}
+
 /** One phase for one tool: fresh session, setup, warmup, timed runs, teardown, close; never throws. */
 async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace: string, program: ServiceProgram, ports: number[]): Promise<Row> {
   const dir = join(workspace, `${tool.name}-${phase.id}`);
@@ -81,15 +92,15 @@ async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace:
   try {
     const busy = await firstPortInUse(ports);
     if (busy !== undefined) throw new Error(`port ${busy} is already in use; choose another range with --port-base`);
-    session = await tool.open(dir, services, settings.timeoutMs);
+    session = await tool.open(dir, services, settings.timeoutMs, phase.open);
     live.sessions.add(session);
-    const ctx: PhaseCtx = { tool: tool.name, session, services, ports, program: installed, budget };
+    const ctx: PhaseCtx = { tool: tool.name, session, services, ports, program: installed, settings, iteration: 0, budget, log: (l) => log(`${phase.id} ${l}`) };
     await phase.setup?.(ctx);
-    for (let i = 0; i < warmup; i++) await phase.measure(ctx);
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < warmup; i++, ctx.iteration++) await phase.measure(ctx);
+    for (let i = 0; i < runs; i++, ctx.iteration++) {
       const sample = await phase.measure(ctx);
       row.samples.push(sample);
-      if (runs <= 10) log(`${phase.id} ${tool.name} run ${i + 1}/${runs}: ${sample.ms.toFixed(1)} ms${sample.exitMs !== undefined ? ` (command exited at ${sample.exitMs.toFixed(1)} ms)` : ""}`);
+      if (runs <= 20) log(`${phase.id} ${tool.name} run ${i + 1}/${runs}: ${describeSample(phase, sample)}`);
     }
     await phase.teardown?.(ctx);
   } catch (e) {
@@ -113,7 +124,7 @@ async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace:
   }
   const cpu1 = cpuTimes();
   row.busyPct = (100 * (cpu1.busy - cpu0.busy)) / Math.max(1, cpu1.total - cpu0.total);
-  if (row.samples.length > 0) log(`${phase.id} ${tool.name}: median ${median(row.samples.map((s) => s.ms)).toFixed(1)} ms over ${row.samples.length} runs`);
+  if (row.samples.length > 0) log(`${phase.id} ${tool.name}: median ${median(row.samples.map((s) => s.value)).toFixed(2)} ${phase.unit ?? "ms"} over ${row.samples.length} runs`);
   return row;
 }
 
@@ -190,13 +201,16 @@ async function main(argv: string[]): Promise<number> {
 
     const out: string[] = [];
     out.push("");
-    out.push(`sv benchmark: up/down with ${settings.n} services (${settings.runs} runs + ${settings.warmup} warmup), status with ${settings.statusN} running (${settings.statusRuns} runs + ${settings.statusWarmup} warmup). Times in ms.`);
+    out.push(
+      `sv benchmark: up/down with ${settings.n} services (${settings.runs} runs + ${settings.warmup} warmup), status with ${settings.statusN} running (${settings.statusRuns} runs + ${settings.statusWarmup} warmup), ` +
+        `crash with ${settings.n} supervised (${settings.crashRuns} kills + ${settings.warmup} warmup), rss/idle with ${settings.n} supervised (${settings.watchRuns} samples; idle over ${settings.idleSeconds} s each).`,
+    );
     out.push("");
     out.push(renderTable(rows));
     out.push("");
     for (const p of phases) out.push(`  ${p.id.padEnd(7)} ${p.describe}`);
     out.push("  CMD EXIT  median time until the command itself exited (same start)");
-    out.push("  TARGET    sv's goal from the issue; ISSUE: the peers' numbers quoted in the issue for this machine");
+    out.push("  TARGET    sv's goal from the issue (median, in UNIT); ISSUE: the peers' numbers quoted in the issue for this machine");
     out.push("  LOAD1     1-minute load average when the row started; CPU: whole-machine busy % during the row (benchmark included)");
     out.push("");
     out.push(`service program: ${program.describe}`);
@@ -219,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
         load: { start: loadStart, end: loadEnd, idleBusyPct: idlePct },
         spawnOverheadMs: overhead,
         notes,
-        rows: rows.map((r) => ({ phase: r.phase.id, tool: r.tool, services: r.services, targetMs: r.phase.targetMs, samples: r.samples, error: r.error ?? null, load1: r.load, busyPct: r.busyPct })),
+        rows: rows.map((r) => ({ phase: r.phase.id, tool: r.tool, services: r.services, unit: r.phase.unit ?? "ms", target: r.phase.target ?? null, samples: r.samples, error: r.error ?? null, load1: r.load, busyPct: r.busyPct })),
       };
       writeFileSync(settings.json, `${JSON.stringify(doc, null, 2)}\n`);
     }

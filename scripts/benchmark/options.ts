@@ -15,6 +15,12 @@ export interface Settings {
   warmup: number;
   statusRuns: number;
   statusWarmup: number;
+  /** Kills per tool in the crash phases. */
+  crashRuns: number;
+  /** Samples per tool of rss and idle. */
+  watchRuns: number;
+  /** Length of one idle sample. */
+  idleSeconds: number;
   tools: string[];
   phases: string[] | null;
   sv: string;
@@ -35,15 +41,26 @@ Benchmarks sv against supervisord and PM2 on a project of N tiny TCP services, i
   up      from invoking the start command until every port accepts a connection   (N=--n)
   status  latency of sv status --json / supervisorctl status / pm2 jlist           (N=--status-n running)
   down    from invoking the stop command until every service process has exited   (N=--n)
-and prints median, min and max per tool, with the targets (up <= 150 ms, status <= 25 ms, down <= 150 ms).
+  crash   with N services supervised (sv watch in the background / supervisord / PM2's daemon, autorestart
+          on), SIGKILL one service (sv: its process group) and time until its port refuses and then accepts
+          connections again; a different service each run; each tool's default restart delay
+  crash0  the same for sv only, with restart_delay: 0s in the service files (sv's default is 100ms)
+  rss     VmRSS of the supervisor process with N services: after 5 s, then after each crash/restart cycle
+  idle    CPU the supervisor burns with N services and nothing happening, % of one core
+and prints median, min and max per tool, with sv's targets (up <= 150 ms, status <= 25 ms, down <= 150 ms,
+crash <= 100 ms, rss <= 60 MiB).
 
 Options:
-  --n N               services for up and down (default 50)
+  --n N               services for up, down, crash, crash0, rss and idle (default 50)
   --status-n N        services running during status (default 100)
   --runs N            timed runs of up and down per tool (default 7)
   --warmup N          untimed runs before them (default 1)
   --status-runs N     timed runs of status per tool (default 30)
   --status-warmup N   untimed status runs first (default 3)
+  --crash-runs N      timed kills per tool in crash and crash0 (default 15; each of the N services at most
+                      once every 13 s, so sv's backoff is back at restart_delay for every kill)
+  --watch-runs N      samples per tool of rss and idle (default 3)
+  --idle-seconds S    length of one idle sample (default 10)
   --only LIST         tools to run, comma-separated: ${TOOL_NAMES.join(",")} (default all; missing ones are skipped)
   --skip LIST         tools to leave out
   --phases LIST       phases to run, comma-separated (default all)
@@ -88,6 +105,9 @@ export function parseOptions(argv: string[], phaseIds: string[]): Settings | nul
       warmup: { type: "string" },
       "status-runs": { type: "string" },
       "status-warmup": { type: "string" },
+      "crash-runs": { type: "string" },
+      "watch-runs": { type: "string" },
+      "idle-seconds": { type: "string" },
       only: { type: "string" },
       skip: { type: "string" },
       phases: { type: "string" },
@@ -115,6 +135,9 @@ export function parseOptions(argv: string[], phaseIds: string[]): Settings | nul
     warmup: count(values.warmup, 1, "--warmup", 0),
     statusRuns: count(values["status-runs"], 30, "--status-runs"),
     statusWarmup: count(values["status-warmup"], 3, "--status-warmup", 0),
+    crashRuns: count(values["crash-runs"], 15, "--crash-runs"),
+    watchRuns: count(values["watch-runs"], 3, "--watch-runs"),
+    idleSeconds: count(values["idle-seconds"], 10, "--idle-seconds"),
     tools: TOOL_NAMES.filter((t) => only.includes(t) && !skip.includes(t)),
     phases: list(values.phases, phaseIds, "--phases"),
     sv: resolve(values.sv ?? `${REPO}/dist/sv`),

@@ -1,8 +1,25 @@
 // The measurements. A phase = setup (untimed, once per tool), measure (one timed run), teardown (untimed).
-// To add one (crash-to-serving under `sv watch`, watch RSS …), write a Phase and list it in PHASES.
+// To add one, write a Phase and list it in PHASES.
 import type { Settings } from "./options.ts";
-import { describeFailure, processesOf, run, type RunOptions, start, type Started, waitAccepting, waitGone } from "./proc.ts";
-import type { ServiceSpec, Session } from "./tools/tool.ts";
+import {
+  accepts,
+  clockTicksPerSecond,
+  cpuTicksOf,
+  describeFailure,
+  isGone,
+  memoryOf,
+  pgidOf,
+  processesOf,
+  run,
+  type RunOptions,
+  servicePids,
+  start,
+  type Started,
+  waitAccepting,
+  waitGone,
+  waitRefused,
+} from "./proc.ts";
+import type { OpenOptions, ServiceSpec, Session, Supervisor } from "./tools/tool.ts";
 
 /** What a phase gets for one tool: a fresh session with its own directory, ports and program copy. */
 export interface PhaseCtx {
@@ -12,29 +29,47 @@ export interface PhaseCtx {
   ports: number[];
   /** This session's copy of the service program; its processes are found by this path in /proc. */
   program: string;
+  settings: Settings;
+  /** How many measure calls came before this one (warmup included). */
+  iteration: number;
   /** ms left for one command or wait: the per-command timeout, capped by what is left of the phase (throws at 0). */
   budget(): number;
+  /** Progress lines for stderr. */
+  log(line: string): void;
+  /** Set by the supervised phases' setup. */
+  supervisor?: Supervisor;
+  /** Service index -> performance.now() of its last crash (supervised phases). */
+  crashedAt?: Map<number, number>;
 }
 
 export interface Sample {
-  /** The measured interval. */
-  ms: number;
+  /** The measured value, in the phase's unit. */
+  value: number;
   /** When the command itself exited, from the same start (for up/down, where it can differ). */
   exitMs?: number;
+  /** crash: when the port was first seen refusing connections, from the kill. */
+  closedMs?: number;
+  /** rss: the peak RSS so far (VmHWM), MiB. */
+  peakMiB?: number;
 }
 
 export interface Phase {
   id: string;
   /** What the number means, for the report. */
   describe: string;
-  targetMs?: number;
-  /** The numbers the issue quotes for the peers on this machine (ms), for comparison. */
-  reference?: Record<string, number>;
+  /** The unit of every sample (default ms). */
+  unit?: string;
+  /** sv's goal from the issue, in the phase's unit (a median at most this). */
+  target?: number;
+  /** The numbers the issue quotes for the peers on this machine, for comparison. */
+  reference?: Record<string, number | string>;
   services(s: Settings): number;
   runs(s: Settings): number;
   warmup(s: Settings): number;
   /** Only these tools (default: all). */
   tools?: string[];
+  /** Config changes for this phase (e.g. sv's restart_delay); only for the tools listed in `tools`. */
+  open?: OpenOptions;
   setup?(ctx: PhaseCtx): Promise<void>;
   /** One timed run; must leave the session as setup left it. */
   measure(ctx: PhaseCtx): Promise<Sample>;
@@ -83,7 +118,7 @@ function assertNothingRunning(ctx: PhaseCtx, when: string): void {
 export const upPhase: Phase = {
   id: "up",
   describe: "invoke the start command -> every port accepts a TCP connection",
-  targetMs: 150,
+  target: 150,
   reference: { supervisord: 1262, pm2: 642 },
   services: (s) => s.n,
   runs: (s) => s.runs,
@@ -92,14 +127,14 @@ export const upPhase: Phase = {
     assertNothingRunning(ctx, "before up");
     const up = await bringUp(ctx);
     await settle(ctx);
-    return { ms: up.portsMs, exitMs: up.exitMs };
+    return { value: up.portsMs, exitMs: up.exitMs };
   },
 };
 
 export const statusPhase: Phase = {
   id: "status",
   describe: "one status command, start to exit, with every service running",
-  targetMs: 25,
+  target: 25,
   reference: { supervisord: 137, pm2: 140 },
   services: (s) => s.statusN,
   runs: (s) => s.statusRuns,
@@ -111,7 +146,7 @@ export const statusPhase: Phase = {
     const r = await run(ctx.session.status, commandOptions(ctx));
     const wrong = ctx.session.checkStatus(r);
     if (wrong) throw new Error(r.code === 0 ? wrong : describeFailure(r));
-    return { ms: r.ms };
+    return { value: r.ms };
   },
   async teardown(ctx) {
     await settle(ctx);
@@ -121,7 +156,7 @@ export const statusPhase: Phase = {
 export const downPhase: Phase = {
   id: "down",
   describe: "invoke the stop command -> every service pid is gone from /proc (zombies count as gone)",
-  targetMs: 150,
+  target: 150,
   reference: { supervisord: 1191, pm2: 3121 },
   services: (s) => s.n,
   runs: (s) => s.runs,
@@ -134,8 +169,146 @@ export const downPhase: Phase = {
     const down = await bringDown(ctx);
     if (ctx.session.reset) await settle(ctx);
     assertNothingRunning(ctx, "after down");
-    return { ms: down.goneMs, exitMs: down.exitMs };
+    return { value: down.goneMs, exitMs: down.exitMs };
   },
 };
 
-export const PHASES: Phase[] = [upPhase, statusPhase, downPhase];
+// Supervision: N services running, the tool's supervisor watching them (sv watch / supervisord / PM2 God daemon).
+
+/** After a restart, before the next kill: longer than supervisord's startsecs and PM2's min_uptime (1 s each). */
+const CRASH_SETTLE_MS = 1500;
+/** Before killing the same service again: sv forgets past failures after 10 s up (and a full pass, every 2 s). */
+const SAME_SERVICE_GAP_MS = 13_000;
+/** Supervised phases let the supervisor run this long before the first measurement. */
+const SUPERVISED_WARM_MS = 3000;
+/** rss: the first sample after this long running; every later one this long after a crash/restart cycle. */
+const RSS_FIRST_MS = 5000;
+const RSS_AFTER_CRASH_MS = 2000;
+
+/** Bring every service up with the tool's start command, then start (sv) or find (peers) its supervisor. */
+async function supervise(ctx: PhaseCtx): Promise<void> {
+  await bringUp(ctx);
+  ctx.supervisor = await ctx.session.supervise();
+  ctx.crashedAt = new Map();
+  ctx.log(`${ctx.tool}: ${ctx.services.length} services up, supervised by ${ctx.supervisor.what}`);
+  await Bun.sleep(SUPERVISED_WARM_MS);
+  assertSupervisorAlive(ctx);
+}
+
+function supervisorGone(ctx: PhaseCtx): string | null {
+  return ctx.supervisor && isGone(ctx.supervisor.pid) ? `the supervisor, ${ctx.supervisor.what}, exited` : null;
+}
+
+function assertSupervisorAlive(ctx: PhaseCtx): void {
+  const why = supervisorGone(ctx);
+  if (why) throw new Error(why);
+}
+
+/** Back to "defined, nothing running": sv watch stopped first, so only the stop command acts. */
+async function unsupervise(ctx: PhaseCtx): Promise<void> {
+  await ctx.session.unsupervise?.();
+  await settle(ctx);
+}
+
+/**
+ * SIGKILL one service (the next in turn; sv: its whole process group), then time until its port accepts
+ * connections again, having first seen it refuse one: a killed process can be gone from /proc while its
+ * listening socket still accepts. The service is then served by a new pid, or this throws.
+ */
+async function crashOnce(ctx: PhaseCtx): Promise<Sample> {
+  assertSupervisorAlive(ctx);
+  const index = ctx.iteration % ctx.services.length;
+  const svc = ctx.services[index]!;
+  const last = ctx.crashedAt!.get(index);
+  if (last !== undefined) await Bun.sleep(Math.max(0, last + SAME_SERVICE_GAP_MS - performance.now()));
+  const pids = servicePids(ctx.program, svc.port);
+  if (pids.length !== 1) throw new Error(`${svc.name}: expected one process serving port ${svc.port} before the kill, found ${pids.length}`);
+  const pid = pids[0]!;
+  if (!(await accepts(svc.port))) throw new Error(`${svc.name}: port ${svc.port} does not accept connections before the kill`);
+  if (ctx.session.crashGroup && pgidOf(pid) !== pid) throw new Error(`${svc.name}: pid ${pid} does not lead its process group (pgid ${pgidOf(pid)})`);
+  const t0 = performance.now();
+  process.kill(ctx.session.crashGroup ? -pid : pid, "SIGKILL");
+  const closedAt = await waitRefused(svc.port, t0 + ctx.budget(), () => supervisorGone(ctx));
+  const openAt = await waitAccepting([svc.port], t0 + ctx.budget(), () => supervisorGone(ctx));
+  ctx.crashedAt!.set(index, performance.now());
+  const now = servicePids(ctx.program, svc.port);
+  if (now.length !== 1 || now[0] === pid) throw new Error(`${svc.name}: after the restart, port ${svc.port} is served by pids [${now.join(", ")}], killed ${pid}`);
+  return { value: openAt - t0, closedMs: closedAt - t0 };
+}
+
+function crashPhase(id: string, describe: string, extra: Partial<Phase> = {}): Phase {
+  return {
+    id,
+    describe,
+    target: 100,
+    services: (s) => s.n,
+    runs: (s) => s.crashRuns,
+    warmup: (s) => s.warmup,
+    setup: supervise,
+    async measure(ctx) {
+      const sample = await crashOnce(ctx);
+      await Bun.sleep(CRASH_SETTLE_MS);
+      return sample;
+    },
+    teardown: unsupervise,
+    ...extra,
+  };
+}
+
+export const crashDefaultPhase = crashPhase(
+  "crash",
+  "SIGKILL one supervised service (sv: its process group) -> its port refuses, then accepts again; each tool's default restart delay (sv 100 ms, PM2 0 ms, supervisord none: next main-loop turn, up to 1 s)",
+  { reference: { supervisord: 1011, pm2: 11 } },
+);
+
+export const crashNoDelayPhase = crashPhase("crash0", "the same for sv with restart_delay: 0s in every service file", {
+  tools: ["sv"],
+  open: { restartDelay: "0s" },
+});
+
+export const rssPhase: Phase = {
+  id: "rss",
+  unit: "MiB",
+  describe: `VmRSS of the supervisor (sv watch / supervisord / PM2 God daemon; services not counted): after ${RSS_FIRST_MS / 1000} s, then ${RSS_AFTER_CRASH_MS / 1000} s after each crash/restart of one service`,
+  target: 60,
+  reference: { pm2: "61-99" },
+  services: (s) => s.n,
+  runs: (s) => s.watchRuns,
+  warmup: () => 0,
+  async setup(ctx) {
+    await supervise(ctx);
+    await Bun.sleep(Math.max(0, RSS_FIRST_MS - SUPERVISED_WARM_MS));
+  },
+  async measure(ctx) {
+    if (ctx.iteration > 0) {
+      await crashOnce(ctx);
+      await Bun.sleep(RSS_AFTER_CRASH_MS);
+    }
+    assertSupervisorAlive(ctx);
+    const m = memoryOf(ctx.supervisor!.pid);
+    return { value: m.rssKiB / 1024, peakMiB: m.peakKiB / 1024 };
+  },
+  teardown: unsupervise,
+};
+
+export const idlePhase: Phase = {
+  id: "idle",
+  unit: "% CPU",
+  describe: "CPU time of the supervisor while nothing happens (utime+stime from /proc/PID/stat), as % of one core, over --idle-seconds",
+  services: (s) => s.n,
+  runs: (s) => s.watchRuns,
+  warmup: () => 0,
+  setup: supervise,
+  async measure(ctx) {
+    const pid = ctx.supervisor!.pid;
+    const a = cpuTicksOf(pid);
+    const t0 = performance.now();
+    await Bun.sleep(ctx.settings.idleSeconds * 1000);
+    const b = cpuTicksOf(pid);
+    const seconds = (performance.now() - t0) / 1000;
+    return { value: (100 * (b - a)) / clockTicksPerSecond() / seconds };
+  },
+  teardown: unsupervise,
+};
+
+export const PHASES: Phase[] = [upPhase, statusPhase, downPhase, crashDefaultPhase, crashNoDelayPhase, rssPhase, idlePhase];

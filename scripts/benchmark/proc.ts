@@ -107,6 +107,11 @@ export function waitAccepting(ports: number[], deadline: number, abort?: () => s
   return waitAll(ports, accepts, deadline, (p) => `${p.length} of ${ports.length} ports did not accept a connection (first: ${p[0]})`, abort);
 }
 
+/** Time at which a connect to `port` is refused (the listening socket is closed). */
+export function waitRefused(port: number, deadline: number, abort?: () => string | null): Promise<number> {
+  return waitAll([port], async (p) => !(await accepts(p)), deadline, () => `port ${port} kept accepting connections`, abort);
+}
+
 /** Time at which every pid is gone from /proc (a zombie counts as gone: it no longer runs). */
 export function waitGone(pids: number[], deadline: number, abort?: () => string | null): Promise<number> {
   return waitAll(pids, isGone, deadline, (p) => `${p.length} of ${pids.length} service processes still running (first: pid ${p[0]})`, abort);
@@ -142,6 +147,53 @@ export function processesOf(program: string): number[] {
     if ((argv[0] === program || argv[1] === program) && !isGone(pid)) pids.push(pid);
   }
   return pids.sort((a, b) => a - b);
+}
+
+/** Live processes running `program` with `port` as their last argument: the service on that port. */
+export function servicePids(program: string, port: number): number[] {
+  return processesOf(program).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").filter(Boolean);
+      return argv[argv.length - 1] === String(port);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Process group of `pid` (/proc/PID/stat field 5), or null when it is gone. */
+export function pgidOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS and VmHWM (peak RSS) of `pid` in KiB, from /proc/PID/status. */
+export function memoryOf(pid: number): { rssKiB: number; peakKiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "latin1");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { rssKiB: field("VmRSS"), peakKiB: field("VmHWM") };
+}
+
+/** CPU time `pid` has used (user + system, all its threads), in clock ticks (/proc/PID/stat fields 14 and 15). */
+export function cpuTicksOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+let ticksPerSecond: number | undefined;
+/** USER_HZ, the unit of /proc CPU times (getconf CLK_TCK; 100 on Linux in practice). */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    const r = Bun.spawnSync(["getconf", "CLK_TCK"], { stdio: ["ignore", "pipe", "ignore"] });
+    const n = Number(r.stdout.toString().trim());
+    ticksPerSecond = r.exitCode === 0 && n > 0 ? n : 100;
+  }
+  return ticksPerSecond;
 }
 
 /** SIGKILL processes we started (by pid) and wait for them to go; returns how many there were. */

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeFailure, isGone, run, runOk, waitGone } from "../proc.ts";
-import { countStates, parseJsonAfter, type ServiceSpec, type Session, type Tool } from "./tool.ts";
+import { countStates, type OpenOptions, parseJsonAfter, type ServiceSpec, type Session, type Tool } from "./tool.ts";
 
 /** --pm2, else pm2 on PATH, else the documented side install (npm install --prefix /tmp/pm2 pm2). */
 function findPm2(explicit?: string): string | null {
@@ -20,10 +20,12 @@ export function pm2Tool(explicit?: string): Tool {
       const pkg = join(realpathSync(pm2!), "../../package.json");
       return `pm2 ${existsSync(pkg) ? (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version : "?"} (${pm2})`;
     },
-    async open(dir: string, services: ServiceSpec[], timeoutMs: number): Promise<Session> {
+    async open(dir: string, services: ServiceSpec[], timeoutMs: number, options: OpenOptions = {}): Promise<Session> {
+      if (options.restartDelay !== undefined) throw new Error("the benchmark sets no restart_delay for PM2 (its default is 0 ms)");
       const home = join(dir, "pm2home");
       mkdirSync(join(dir, "log"), { recursive: true });
       const eco = join(dir, "ecosystem.json");
+      // PM2's defaults otherwise: restart_delay 0 (a setTimeout(0) after the exit event), min_uptime 1 s, max_restarts 16.
       const apps = services.map((s) => ({
         name: s.name,
         script: s.argv[0],
@@ -37,9 +39,10 @@ export function pm2Tool(explicit?: string): Tool {
       writeFileSync(eco, JSON.stringify({ apps }, null, 2));
       const env = { ...process.env, PM2_HOME: home };
       const opts = { cwd: dir, env, timeoutMs };
+      const godPid = () => (existsSync(join(home, "pm2.pid")) ? Number(readFileSync(join(home, "pm2.pid"), "utf8").trim()) : NaN);
       // `pm2 kill`, then SIGKILL the God daemon by the pid it recorded, should it still be there.
       const stopDaemon = async () => {
-        const pid = existsSync(join(home, "pm2.pid")) ? Number(readFileSync(join(home, "pm2.pid"), "utf8").trim()) : NaN;
+        const pid = godPid();
         await run([pm2!, "kill"], opts);
         if (Number.isInteger(pid) && pid > 0 && !isGone(pid)) {
           try {
@@ -61,6 +64,12 @@ export function pm2Tool(explicit?: string): Tool {
         down: [pm2!, "stop", "all"],
         reset: [pm2!, "delete", "all"],
         status: [pm2!, "jlist"],
+        crashGroup: false,
+        async supervise() {
+          const pid = godPid();
+          if (!Number.isInteger(pid) || pid <= 0 || isGone(pid)) throw new Error(`no live PM2 God daemon (pid file ${join(home, "pm2.pid")}: ${pid})`);
+          return { pid, what: `PM2 God daemon (pid ${pid})` };
+        },
         checkStatus(r) {
           if (r.code !== 0) return `pm2 jlist exited with code ${r.code}`;
           const list = parseJsonAfter(r.stdout, "[") as { pm2_env?: { status?: string } }[];

@@ -2,7 +2,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeFailure, run } from "../proc.ts";
-import { countStates, type ServiceSpec, type Session, type Tool } from "./tool.ts";
+import { countStates, type OpenOptions, type ServiceSpec, type Session, type Tool } from "./tool.ts";
 
 function config(dir: string, services: ServiceSpec[]): string {
   const head = [
@@ -18,11 +18,14 @@ function config(dir: string, services: ServiceSpec[]): string {
     "[supervisorctl]",
     `serverurl=unix://${dir}/supervisor.sock`,
   ];
-  // Defaults otherwise (startsecs=1, stopsignal=TERM): what a user who wrote this by hand would get.
+  // Defaults otherwise (startsecs=1, startretries=3, stopsignal=TERM): what a user who wrote this by hand would get.
+  // autorestart=true (default: unexpected) so a crash is always restarted, as the crash phases need. supervisord
+  // has no restart delay setting: it respawns an EXITED program on its main loop's next turn (a poll of up to 1 s).
   const programs = services.flatMap((s) => [
     `[program:${s.name}]`,
     `command=${s.argv.join(" ")}`,
     "autostart=false",
+    "autorestart=true",
     "redirect_stderr=true",
     `stdout_logfile=${dir}/log/${s.name}.log`,
   ]);
@@ -36,7 +39,8 @@ export function supervisordTool(): Tool {
     name: "supervisord",
     unavailable: () => (supervisord && supervisorctl ? null : "supervisord/supervisorctl not on PATH (apt-get install -y supervisor)"),
     version: async () => `supervisord ${(await run([supervisord!, "--version"], { timeoutMs: 10_000 })).stdout.trim()}`,
-    async open(dir: string, services: ServiceSpec[], timeoutMs: number): Promise<Session> {
+    async open(dir: string, services: ServiceSpec[], timeoutMs: number, options: OpenOptions = {}): Promise<Session> {
+      if (options.restartDelay !== undefined) throw new Error("supervisord has no restart delay setting");
       mkdirSync(join(dir, "log"), { recursive: true });
       const conf = join(dir, "supervisord.conf");
       writeFileSync(conf, config(dir, services));
@@ -75,6 +79,8 @@ export function supervisordTool(): Tool {
         up: ctl("start", "all"),
         down: ctl("stop", "all"),
         status: ctl("status"),
+        crashGroup: false,
+        supervise: async () => ({ pid: daemon.pid, what: `supervisord (pid ${daemon.pid})` }),
         checkStatus(r) {
           const running = r.stdout.split("\n").filter((l) => /\sRUNNING\s/.test(l)).length;
           if (r.code !== 0 && running !== services.length) return `supervisorctl status exited with code ${r.code}`;

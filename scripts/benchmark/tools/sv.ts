@@ -1,27 +1,52 @@
-// sv: a project directory with services/NAME.yml; no daemon.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+// sv: a project directory with services/NAME.yml; no daemon. Supervision (crash phases) is `sv watch` in the background.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../proc.ts";
-import { countStates, parseJsonAfter, type ServiceSpec, type Session, type Tool } from "./tool.ts";
+import { countStates, type OpenOptions, parseJsonAfter, type ServiceSpec, type Session, type Supervisor, type Tool } from "./tool.ts";
+
+/** The last `n` lines of a file, joined by " | " ("" if it cannot be read). */
+function tail(file: string, n: number): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-n).join(" | ");
+  } catch {
+    return "";
+  }
+}
 
 export function svTool(bin: string): Tool {
   return {
     name: "sv",
     unavailable: () => (existsSync(bin) ? null : `${bin} not found (run \`npm run build\`, or pass --sv PATH)`),
     version: async () => `sv ${(await run([bin, "--version"], { timeoutMs: 10_000 })).stdout.trim()} (${bin})`,
-    async open(dir: string, services: ServiceSpec[], timeoutMs: number): Promise<Session> {
+    async open(dir: string, services: ServiceSpec[], timeoutMs: number, options: OpenOptions = {}): Promise<Session> {
       mkdirSync(join(dir, "services"), { recursive: true });
       for (const s of services) {
         // `port` implies a tcp readiness check on 127.0.0.1:port.
-        writeFileSync(join(dir, "services", `${s.name}.yml`), `command: ${JSON.stringify(s.argv)}\nport: ${s.port}\n`);
+        const extra = options.restartDelay !== undefined ? `restart_delay: ${options.restartDelay}\n` : "";
+        writeFileSync(join(dir, "services", `${s.name}.yml`), `command: ${JSON.stringify(s.argv)}\nport: ${s.port}\n${extra}`);
       }
       const env = { ...process.env, NO_COLOR: "1" };
+      const watchLog = join(dir, "watch.log");
+      let watch: { proc: ReturnType<typeof Bun.spawn>; exited: boolean } | undefined;
+
+      /** SIGTERM sv watch (it leaves services running), SIGKILL after 5 s. */
+      const stopWatch = async () => {
+        if (!watch || watch.exited) return;
+        watch.proc.kill("SIGTERM");
+        const gone = await Promise.race([watch.proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+        if (!gone) {
+          watch.proc.kill("SIGKILL");
+          await watch.proc.exited;
+        }
+      };
+
       return {
         dir,
         env,
         up: [bin, "up"],
         down: [bin, "down"],
         status: [bin, "status", "--json"],
+        crashGroup: true,
         checkStatus(r) {
           if (r.code !== 0) return `sv status exited with code ${r.code}: ${r.stderr.trim().slice(0, 200)}`;
           const rows = (parseJsonAfter(r.stdout, "{") as { services: { name: string; state: string }[] }).services;
@@ -30,12 +55,35 @@ export function svTool(bin: string): Tool {
         },
         async diagnose() {
           const r = await run([bin, "status", "--json"], { cwd: dir, env, timeoutMs });
-          if (r.code !== 0) return `sv status: ${r.stderr.trim().slice(0, 300)}`;
+          const watching = watch ? `; sv watch ${watch.exited ? `exited (${watch.proc.exitCode})` : "running"}, last lines: ${tail(watchLog, 3)}` : "";
+          if (r.code !== 0) return `sv status: ${r.stderr.trim().slice(0, 300)}${watching}`;
           const rows = (parseJsonAfter(r.stdout, "{") as { services: { state: string; last_error: string | null }[] }).services;
           const error = rows.find((x) => x.last_error)?.last_error;
-          return `sv status: ${countStates(rows.map((x) => x.state))}${error ? `; e.g. ${error}` : ""}`;
+          return `sv status: ${countStates(rows.map((x) => x.state))}${error ? `; e.g. ${error}` : ""}${watching}`;
         },
+        async supervise(): Promise<Supervisor> {
+          if (watch && !watch.exited) return { pid: watch.proc.pid, what: `sv watch (pid ${watch.proc.pid})` };
+          // Not a TTY: sv watch prints one line per event; the first says it is watching.
+          const out = openSync(watchLog, "a");
+          const proc = Bun.spawn([bin, "watch"], { cwd: dir, env, stdio: ["ignore", out, out] });
+          closeSync(out);
+          const w = { proc, exited: false };
+          watch = w;
+          void proc.exited.then(() => (w.exited = true));
+          const deadline = performance.now() + timeoutMs;
+          while (!/ watching \d+ service/.test(existsSync(watchLog) ? readFileSync(watchLog, "utf8") : "")) {
+            if (w.exited) throw new Error(`sv watch exited at startup (code ${proc.exitCode}): ${tail(watchLog, 3)}`);
+            if (performance.now() > deadline) {
+              await stopWatch();
+              throw new Error(`sv watch did not say it was watching within ${timeoutMs} ms: ${tail(watchLog, 3)}`);
+            }
+            await Bun.sleep(5);
+          }
+          return { pid: proc.pid, what: `sv watch (pid ${proc.pid})` };
+        },
+        unsupervise: stopWatch,
         async close() {
+          await stopWatch();
           await run([bin, "down"], { cwd: dir, env, timeoutMs });
         },
       };

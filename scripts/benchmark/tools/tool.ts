@@ -8,6 +8,19 @@ export interface ServiceSpec {
   argv: string[];
 }
 
+/** The long-running process that restarts crashed services: sv watch, supervisord, PM2's God daemon. */
+export interface Supervisor {
+  pid: number;
+  /** One line for the report, e.g. "sv watch (pid 123)". */
+  what: string;
+}
+
+/** Per-phase changes to a tool's default config (only tools that support them are asked). */
+export interface OpenOptions {
+  /** sv: restart_delay in every service file (default: sv's own default, 100ms). */
+  restartDelay?: string;
+}
+
 /** A tool set up for one phase in its own directory (config written, daemon running if it has one). */
 export interface Session {
   /** cwd for every command of this session. */
@@ -25,7 +38,13 @@ export interface Session {
   checkStatus(r: Ran): string | null;
   /** After a failure: what the tool says about its services, in one line. */
   diagnose(): Promise<string>;
-  /** Stop the services and the daemon through the tool's CLI, then by recorded PID. */
+  /** Start (sv watch) or name (the daemon) the process that restarts crashed services; idempotent. */
+  supervise(): Promise<Supervisor>;
+  /** Stop what supervise() started (sv watch; the peers' daemons stay until close). */
+  unsupervise?(): Promise<void>;
+  /** To crash a service, SIGKILL its whole process group (sv: each service leads its own) or just its pid. */
+  crashGroup: boolean;
+  /** Stop the services, the supervisor (sv watch) and the daemon through the tool's CLI, then by recorded PID. */
   close(): Promise<void>;
 }
 
@@ -36,7 +55,7 @@ export interface Tool {
   /** One line naming the version, for the report. */
   version(): Promise<string>;
   /** Write the config for `services` into `dir` and start a daemon if the tool needs one (not timed). */
-  open(dir: string, services: ServiceSpec[], timeoutMs: number): Promise<Session>;
+  open(dir: string, services: ServiceSpec[], timeoutMs: number, options?: OpenOptions): Promise<Session>;
 }
 
 /** Parse the first JSON value in `text` starting at `open` ("[" or "{"), ignoring lines printed before it. */
