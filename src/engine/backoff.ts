@@ -3,10 +3,14 @@
 /** A service that stays up this long after a restart has its failure count reset. */
 export const BACKOFF_RESET_AFTER_MS = 10_000;
 
-/** Delay before restart number `failures` (1 = first failure): restart_delay × 2^(failures-1), capped. */
+/**
+ * Delay before the restart after `failures` consecutive failures. The first failure of a service that
+ * had been up (1) restarts at once: a one-off crash should heal in milliseconds. A failure right after
+ * a restart is a consecutive one and backs off: restart_delay, then doubling (× 2^(failures-2)), capped.
+ */
 export function restartDelayMs(failures: number, firstMs: number, maxMs: number): number {
-  if (failures <= 1) return Math.min(firstMs, maxMs);
-  return Math.min(firstMs * 2 ** Math.min(failures - 1, 40), maxMs);
+  if (failures <= 1) return 0;
+  return Math.min(firstMs * 2 ** Math.min(failures - 2, 40), maxMs);
 }
 
 /** Has a unit that started at `startedAt` been up long enough to forget its past failures? */

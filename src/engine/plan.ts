@@ -45,14 +45,16 @@ export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: bo
       if (unit.failures > 0 && isStable(unit.started_at, now)) return { kind: "reset-backoff", reason: "stayed up; backoff reset" };
       return null;
     case "completed":
-      return policyRestarts(svc, true) ? due(svc, unit, now, "exited cleanly; restart: always") : null;
+      // A clean exit is no failure, so it never gives up; it waits restart_delay, so an instantly exiting
+      // command cannot spin.
+      return policyRestarts(svc, true) ? due(svc, unit, now, "exited cleanly; restart: always", svc.restartDelayMs) : null;
     case "error":
       return policyRestarts(svc, false) ? due(svc, unit, now, unit.last_error ?? "failed") : null;
   }
 }
 
 /** A restart after a failure: now, later (backoff), never again (max_restarts), or again after the cap (retry_after_error). */
-function due(svc: Service, unit: Unit, now: number, why: string): Action | null {
+function due(svc: Service, unit: Unit, now: number, why: string, minDelayMs = 0): Action | null {
   if (unit.gave_up_at !== null) {
     if (!svc.retryAfterError) return null;
     // From the later of giving up and the last failure (`since`): a failed retry waits the cap again.
@@ -63,7 +65,7 @@ function due(svc: Service, unit: Unit, now: number, why: string): Action | null 
     return { kind: "give-up", reason: `gave up after ${svc.maxRestarts} restarts (max_restarts): ${why}` };
   }
   if (unit.next_restart_at === null) {
-    const delay = restartDelayMs(Math.max(unit.failures, 1), svc.restartDelayMs, svc.restartMaxDelayMs);
+    const delay = Math.max(minDelayMs, restartDelayMs(unit.failures, svc.restartDelayMs, svc.restartMaxDelayMs));
     if (delay > 0) return { kind: "schedule", at: now + delay, reason: `restart in ${delay} ms (attempt ${unit.restarts + 1}): ${why}` };
     return { kind: "start", reason: `restarting: ${why}`, restart: true };
   }

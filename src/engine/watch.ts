@@ -1,6 +1,7 @@
-// `sv watch`: the reconciler as a loop. A fast liveness check (a /proc read per unit) notices crashes
-// within milliseconds, since the services are not our children; probes run on each check's own interval.
-import { isSameProcess } from "../runtime/identity.ts";
+// `sv watch`: the reconciler as a loop. The services are not our children, so a crash is noticed by
+// polling, every 10 ms, one pidfd per running unit in a single poll(2) (a /proc read per unit where
+// pidfds are missing); probes run on each check's own interval.
+import { ExitWatch } from "../runtime/exits.ts";
 import { readState, type StoreState } from "../store/store.ts";
 import type { Ctx } from "./context.ts";
 import { reconcilePass, type Report } from "./reconcile.ts";
@@ -23,7 +24,22 @@ export interface WatchOptions {
 export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
   const busy = new Map<string, Promise<void>>();
   const lastProbe = new Map<string, number>();
+  const exits = new ExitWatch();
   let state = readState(ctx.paths);
+  let nextDue: number | null = null;
+  /** Take a new state: the running units to watch, and when the next scheduled restart is due. */
+  const setState = (s: StoreState) => {
+    state = s;
+    const targets = new Map<string, { pid: number; ticks: number }>();
+    nextDue = null;
+    for (const [name, unit] of Object.entries(s.units)) {
+      if (unit.state === "running" && unit.pid !== null && unit.start_ticks !== null) targets.set(name, { pid: unit.pid, ticks: unit.start_ticks });
+      if (unit.next_restart_at !== null && unit.wanted === "up") nextDue = Math.min(nextDue ?? Infinity, Date.parse(unit.next_restart_at));
+    }
+    exits.sync(targets);
+    opts.onState?.(s);
+  };
+  setState(state);
   // Two slots: a slow probing pass must not delay the reaction to a crash.
   const running: { full: Promise<void> | null; fast: Promise<void> | null } = { full: null, fast: null };
   let nextFull = 0;
@@ -35,10 +51,7 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
     lastProbe.set(unit, now);
     return true;
   };
-  const refreshState = () => {
-    state = readState(ctx.paths);
-    opts.onState?.(state);
-  };
+  const refreshState = () => setState(readState(ctx.paths));
   const pass = (slot: "full" | "fast") => {
     running[slot] ??= reconcilePass(ctx, opts.report, {
       busy: new Set(busy.keys()),
@@ -51,10 +64,7 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
         });
       },
     })
-      .then((s) => {
-        state = s;
-        opts.onState?.(s);
-      })
+      .then(setState)
       .catch((e: Error) => opts.report(`watch: ${e.message}`))
       .finally(() => (running[slot] = null));
   };
@@ -64,18 +74,9 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
     if (now >= nextFull && !running.full) {
       nextFull = now + opts.intervalMs;
       pass("full");
-    } else if (!running.fast && needsPass(state, busy, now)) pass("fast");
+    } else if (!running.fast && ((nextDue !== null && nextDue <= now) || exits.exited().some((u) => !busy.has(u)))) pass("fast");
     await Bun.sleep(LIVENESS_TICK_MS);
   }
   await Promise.all([running.full, running.fast]);
-}
-
-/** A unit we think is up has died, or a scheduled restart is due. */
-function needsPass(state: StoreState, busy: Map<string, unknown>, now: number): boolean {
-  for (const [name, unit] of Object.entries(state.units)) {
-    if (busy.has(name)) continue;
-    if (unit.state === "running" && !isSameProcess(unit.pid, unit.start_ticks)) return true;
-    if (unit.next_restart_at !== null && unit.wanted === "up" && Date.parse(unit.next_restart_at) <= now) return true;
-  }
-  return false;
+  exits.close();
 }

@@ -17,7 +17,26 @@ export interface StopResult {
 export function isOurGroup(pgid: number, startTicks: number): boolean {
   const leader = readStat(pgid);
   if (leader && !isDead(leader)) return leader.startTicks === startTicks;
-  return groupMembers(pgid, 0).length > 0;
+  // Leader gone: does the group still exist? kill(-pgid, 0) answers in a microsecond, where a /proc
+  // scan takes milliseconds. It counts zombies too, which is fine for deciding whether to signal.
+  return groupExists(pgid);
+}
+
+function groupExists(pgid: number): boolean {
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Are live (non-zombie) processes left in our group? Scans /proc only when the leader is gone but the group is not. */
+function hasLiveMembers(pgid: number, startTicks: number): boolean {
+  const leader = readStat(pgid);
+  if (leader && !isDead(leader)) return leader.startTicks === startTicks;
+  return groupExists(pgid) && groupMembers(pgid, 0).length > 0;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -36,7 +55,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
  */
 async function waitGroupEmpty(pgid: number, startTicks: number, deadline: number): Promise<boolean> {
   for (let pause = 2; ; pause = Math.min(pause * 2, 20)) {
-    if (!isOurGroup(pgid, startTicks)) return true;
+    if (!hasLiveMembers(pgid, startTicks)) return true;
     if (performance.now() >= deadline) return false;
     await Bun.sleep(pause);
   }

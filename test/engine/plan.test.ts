@@ -46,15 +46,16 @@ function unit(over: Partial<Unit> = {}): Unit {
 
 describe("restartDelayMs", () => {
   test.each([
-    [1, 100, 60_000, 100],
-    [2, 100, 60_000, 200],
-    [3, 100, 60_000, 400],
-    [10, 100, 60_000, 51_200],
-    [11, 100, 60_000, 60_000],
+    [0, 100, 60_000, 0],
+    [1, 100, 60_000, 0],
+    [2, 100, 60_000, 100],
+    [3, 100, 60_000, 200],
+    [4, 100, 60_000, 400],
+    [11, 100, 60_000, 51_200],
+    [12, 100, 60_000, 60_000],
     [500, 100, 60_000, 60_000],
-    [1, 0, 60_000, 0],
     [5, 0, 60_000, 0],
-    [1, 5000, 1000, 1000],
+    [2, 5000, 1000, 1000],
   ])("failure %i from %i ms capped at %i ms -> %i ms", (failures, first, max, expected) => {
     expect(restartDelayMs(failures, first, max)).toBe(expected);
   });
@@ -74,19 +75,20 @@ describe("planUnit", () => {
     ["wanted down but running: stop", {}, { wanted: "down", state: "running" }, { kind: "stop", reason: "wanted down" }],
     ["stopping whose sv died: finish the stop", {}, { state: "stopping" }, { kind: "stop", reason: "finishing a stop whose sv exited" }],
     ["starting: hands off", {}, { state: "starting" }, null],
+    ["first crash after running fine: restart at once", {}, { state: "error", failures: 1, last_error: "boom" }, { kind: "start", reason: "restarting: boom", restart: true }],
     [
-      "first crash: schedule after restart_delay",
+      "second consecutive crash: schedule after restart_delay",
       {},
-      { state: "error", failures: 1, last_error: "boom" },
-      { kind: "schedule", at: NOW + 100, reason: "restart in 100 ms (attempt 1): boom" },
+      { state: "error", failures: 2, restarts: 1, last_error: "boom" },
+      { kind: "schedule", at: NOW + 100, reason: "restart in 100 ms (attempt 2): boom" },
     ],
     [
-      "third consecutive crash: 400 ms",
+      "fourth consecutive crash: 400 ms",
       {},
-      { state: "error", failures: 3, restarts: 2, last_error: "boom" },
-      { kind: "schedule", at: NOW + 400, reason: "restart in 400 ms (attempt 3): boom" },
+      { state: "error", failures: 4, restarts: 3, last_error: "boom" },
+      { kind: "schedule", at: NOW + 400, reason: "restart in 400 ms (attempt 4): boom" },
     ],
-    ["restart_delay 0: start at once", { restartDelayMs: 0 }, { state: "error", failures: 1, last_error: "boom" }, { kind: "start", reason: "restarting: boom", restart: true }],
+    ["restart_delay 0: start at once", { restartDelayMs: 0 }, { state: "error", failures: 3, last_error: "boom" }, { kind: "start", reason: "restarting: boom", restart: true }],
     ["scheduled and due: start", {}, { state: "error", failures: 2, next_restart_at: ago(1), last_error: "boom" }, { kind: "start", reason: "restarting: boom", restart: true }],
     ["scheduled, not yet due: nothing", {}, { state: "error", failures: 2, next_restart_at: new Date(NOW + 50).toISOString() }, null],
     [
