@@ -181,7 +181,7 @@ export const IncludeSchema = byKind({ string: v.pipe(NonEmpty, v.transform((s) =
 export const SettingsSchema = strict({
   include: v.optional(IncludeSchema, []),
   state_dir: v.optional(NonEmpty, ".sv"),
-  max_parallel: v.optional(atLeast(1), 8),
+  max_parallel: v.optional(atLeast(1), 32),
   default_timeout: v.optional(Duration, "60s"),
   api: v.optional(ApiSchema, {}),
   services: v.optional(v.unknown()), // checked by the loader, one service at a time

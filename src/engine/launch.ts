@@ -113,7 +113,9 @@ export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Pr
 
   const check = svc.healthCheck;
   const failDeadline = Math.min(hardDeadline, t0 + check.startPeriodMs + check.intervalMs * check.retries);
-  const pollMs = check.type === "command" ? Math.min(check.intervalMs, 100) : Math.min(check.intervalMs, FAST_POLL_MS);
+  const maxPollMs = check.type === "command" ? Math.min(check.intervalMs, 100) : Math.min(check.intervalMs, FAST_POLL_MS);
+  // Most services are ready within milliseconds: look again after 1 ms, then back off to the cap.
+  let pollMs = check.type === "command" ? maxPollMs : 1;
   const env = processEnv(ctx, svc, unitName);
   let lastReason = "health check did not pass";
   for (;;) {
@@ -132,6 +134,7 @@ export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Pr
       return result("error", `${lastReason}${within}`);
     }
     await Promise.race([Bun.sleep(pollMs), spawned.exited]);
+    pollMs = Math.min(pollMs * 2, maxPollMs);
   }
 }
 

@@ -212,7 +212,7 @@ describe("a change to what the load read is a miss", () => {
     expect((await loadProject(p.root, {})).maxParallel).toBe(3);
     await prime(p);
     rmSync(join(p.root, "sv.yml"));
-    expect((await loadProject(p.root, {})).maxParallel).toBe(8);
+    expect((await loadProject(p.root, {})).maxParallel).toBe(32);
   });
 
   test("an included file edited; a file added to an included glob", async () => {

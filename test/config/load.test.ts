@@ -27,7 +27,7 @@ describe("files and settings", () => {
   test("defaults when there is no sv.yml", async () => {
     const project = await load({ "services/api.yml": "command: a\n" });
     expect(project.stateDir).toBe(join(project.root, ".sv"));
-    expect(project.maxParallel).toBe(8);
+    expect(project.maxParallel).toBe(32);
     expect(project.defaultTimeoutMs).toBe(60_000);
   });
 
