@@ -15,7 +15,7 @@ const crashLoop = (file: string, extra: Record<string, unknown>) => JSON.stringi
 
 const ms = (ts: string) => Date.parse(ts);
 
-test("cron-style: after a SIGKILL, one reconcile run records the crash, waits out restart_delay, and brings it back", async () => {
+test("cron-style: after a SIGKILL, one reconcile run records the crash and brings it back at once; after a second SIGKILL in a row it waits out restart_delay", async () => {
   const p = tempProject();
   const port = freePort();
   p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "300ms" }));
@@ -31,21 +31,40 @@ test("cron-style: after a SIGKILL, one reconcile run records the crash, waits ou
   expect(now).toMatchObject({ state: "running", health: "healthy", restarts: 1 });
   expect(now.pid).not.toBe(oldPid);
 
-  // A restart due within the run's 10 s settle window is waited for by that same run (not left to the next
-  // cron run a minute later): one run, one line per step, exit 0.
+  // The first crash of a service that had been up is restarted at once: one run, one line per step, exit 0.
   expect(runs).toHaveLength(1);
   expect(runs[0]).toEqual({
     code: 0,
     stderr: "",
-    stdout: `web: running -> error (${EXITED})\nweb: restart in 300 ms (attempt 1): ${EXITED}\nweb: restarting: ${EXITED}\nweb: running (health check passed)\n`,
+    stdout: `web: running -> error (${EXITED})\nweb: restarting: ${EXITED}\nweb: running (health check passed)\n`,
   });
-
-  const ev = unitEvents(p.root, "web").slice(2);
-  expect(ev).toEqual([
+  expect(unitEvents(p.root, "web").slice(2)).toEqual([
     { service: "web", from: "running", to: "error", reason: EXITED, pid: oldPid },
-    { service: "web", from: "error", to: "error", reason: `restart in 300 ms (attempt 1): ${EXITED}`, pid: oldPid },
     { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: now.pid },
     { service: "web", from: "starting", to: "running", reason: "health check passed", pid: now.pid },
+  ]);
+
+  // Killed again right after that restart: a consecutive failure, backed off by restart_delay. A restart due
+  // within the run's 10 s settle window is waited for by that same run (not left to the next cron run a
+  // minute later).
+  killGroup(now.pid!);
+  await waitFor(() => !isAlive(now.pid!), "the restarted service to be gone");
+  const again = await sv(p.root, ["reconcile"]);
+  const last = await unitStatus(p.root, "web");
+  expect(again).toEqual({
+    code: 0,
+    stderr: "",
+    stdout: `web: running -> error (${EXITED})\nweb: restart in 300 ms (attempt 2): ${EXITED}\nweb: restarting: ${EXITED}\nweb: running (health check passed)\n`,
+  });
+  expect(last).toMatchObject({ state: "running", health: "healthy", restarts: 2 });
+  expect(last.pid).not.toBe(now.pid);
+  expect(await isListening(port)).toBe(true);
+  const ev = unitEvents(p.root, "web").slice(5);
+  expect(ev).toEqual([
+    { service: "web", from: "running", to: "error", reason: EXITED, pid: now.pid },
+    { service: "web", from: "error", to: "error", reason: `restart in 300 ms (attempt 2): ${EXITED}`, pid: now.pid },
+    { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: last.pid },
+    { service: "web", from: "starting", to: "running", reason: "health check passed", pid: last.pid },
   ]);
   // The restart waited at least restart_delay after the crash was recorded.
   const all = events(p.root).filter((e) => e.service === "web");
@@ -55,7 +74,7 @@ test("cron-style: after a SIGKILL, one reconcile run records the crash, waits ou
   expect(await sv(p.root, ["reconcile"])).toEqual({ code: 0, stdout: "", stderr: "" });
 });
 
-test("a crash loop under cron: the delays between attempts double from restart_delay up to restart_max_delay", async () => {
+test("a crash loop under cron: the first retry is at once, then the delays double from restart_delay up to restart_max_delay", async () => {
   const p = tempProject();
   const file = join(p.root, "spawns");
   p.write("services/crash.yml", crashLoop(file, { restart_delay: "400ms", restart_max_delay: "1600ms", max_restarts: 0 }));
@@ -63,11 +82,14 @@ test("a crash loop under cron: the delays between attempts double from restart_d
   expect(up.code).toBe(1);
   expect(up.stdout).toBe(`✘ crash: ${CRASHED}\n`);
 
-  await reconcileUntil(p.root, () => spawns(file).length >= 6, "five restarts", 40_000);
+  await reconcileUntil(p.root, () => spawns(file).length >= 7, "six restarts", 40_000);
   const ev = events(p.root).filter((e) => e.service === "crash");
-  // The backoff decisions, in order: doubling, then capped.
+  // The backoff decisions, in order: none before the first retry, then doubling from restart_delay, then capped.
   const scheduled = ev.filter((e) => e.from === "error" && e.to === "error").map((e) => e.reason);
-  expect(scheduled.slice(0, 5)).toEqual([400, 800, 1600, 1600, 1600].map((d, i) => `restart in ${d} ms (attempt ${i + 1}): ${CRASHED}`));
+  expect(scheduled.slice(0, 5)).toEqual([400, 800, 1600, 1600, 1600].map((d, i) => `restart in ${d} ms (attempt ${i + 2}): ${CRASHED}`));
+  // The first failure was followed straight by its restart, with no decision to wait in between.
+  const firstFailure = ev.findIndex((e) => e.from === "starting" && e.to === "error");
+  expect(ev[firstFailure + 1]).toMatchObject({ from: "error", to: "starting", reason: `restarting: ${CRASHED}` });
 
   // And the time between a failure and the next attempt is at least that delay, and grows while it doubles.
   const gaps: number[] = [];
@@ -77,10 +99,11 @@ test("a crash loop under cron: the delays between attempts double from restart_d
     gaps.push(ms(ev[i]!.ts) - ms(failed.ts));
   }
   console.log(`crash loop under cron: gaps between failure and next attempt ${gaps.join(", ")} ms`);
-  expect(gaps.length).toBeGreaterThanOrEqual(5);
-  [400, 800, 1600, 1600, 1600].forEach((d, i) => expect(gaps[i]!).toBeGreaterThanOrEqual(d));
+  expect(gaps.length).toBeGreaterThanOrEqual(6);
+  [0, 400, 800, 1600, 1600, 1600].forEach((d, i) => expect(gaps[i]!).toBeGreaterThanOrEqual(d));
   expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
   expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
+  expect(gaps[3]!).toBeGreaterThan(gaps[2]!);
   const s = await unitStatus(p.root, "crash");
   expect(s.state).toBe("error");
   expect(s.restarts).toBe(spawns(file).length - 1);
@@ -346,13 +369,23 @@ test("after giving up, a manual sv up is a fresh start: the next crash is restar
     const pid = spawns(file).at(-1)!.pid;
     killGroup(pid);
     await waitFor(() => !isAlive(pid), "the killed service to be gone");
+    // Its failure count started over at sv up: this crash is a first one, restarted at once (a count carried
+    // over from before would give up at once).
     const r = await sv(p.root, ["reconcile"]);
-    expect(r.stdout).toBe(
-      `web: running -> error (${EXITED})\nweb: restart in 100 ms (attempt 2): ${EXITED}\nweb: restarting: ${EXITED}\nweb: running (started)\n`,
-    );
-    expect((await unitStatus(p.root, "web")).state).toBe("running");
+    expect(r).toEqual({ code: 0, stderr: "", stdout: `web: running -> error (${EXITED})\nweb: restarting: ${EXITED}\nweb: running (started)\n` });
+    expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", restarts: 2 });
     expect(spawns(file)).toHaveLength(4);
     expect(hook.bodies).toHaveLength(1);
+
+    // And max_restarts counts from that fresh start too: a second crash in a row is the one too many.
+    const restarted = spawns(file).at(-1)!.pid;
+    killGroup(restarted);
+    await waitFor(() => !isAlive(restarted), "the restarted service to be gone");
+    const reason = `gave up after 1 restarts (max_restarts): ${EXITED}`;
+    expect(await sv(p.root, ["reconcile"])).toEqual({ code: 1, stderr: "", stdout: `web: running -> error (${EXITED})\nweb: ${reason}\n` });
+    expect(spawns(file)).toHaveLength(4);
+    expect(hook.bodies).toHaveLength(2);
+    expect(hook.bodies[1]).toMatchObject({ service: "web", event: { from: "error", to: "error", reason, pid: restarted } });
   } finally {
     hook.stop();
   }
