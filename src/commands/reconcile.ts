@@ -1,23 +1,14 @@
 import { defineCommand } from "citty";
 import { BatchFailure } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
-import { reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
+import { nextScheduledStart, reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
 import { output } from "../output/style.ts";
-import type { StoreState } from "../store/store.ts";
 import { rootArgs } from "./_args.ts";
 
 /** How long a cron reconcile waits for a busy store before exiting 3. */
 const RECONCILE_LOCK_WAIT_MS = 2000;
 /** Restarts due within this window are done by this run rather than the next. */
 const RECONCILE_SETTLE_MS = 10_000;
-
-/** The earliest scheduled restart of a wanted-up unit, in epoch ms. */
-function nextRestartAt(state: StoreState): number | null {
-  const due = Object.values(state.units)
-    .filter((u) => u.wanted === "up" && u.next_restart_at !== null && u.state !== "starting")
-    .map((u) => Date.parse(u.next_restart_at!));
-  return due.length ? Math.min(...due) : null;
-}
 
 export default defineCommand({
   meta: {
@@ -37,8 +28,8 @@ export default defineCommand({
     // A restart the backoff scheduled shortly (the first ones: 100 ms, 200 ms …) is waited for here,
     // not left to the next cron run a minute later.
     const deadline = Date.now() + RECONCILE_SETTLE_MS;
-    for (let due = nextRestartAt(state); due !== null && due <= deadline; due = nextRestartAt(state)) {
-      await Bun.sleep(Math.max(0, due - Date.now()));
+    for (let due = nextScheduledStart(ctx, state); due !== null && due <= deadline; due = nextScheduledStart(ctx, state)) {
+      await Bun.sleep(Math.max(5, due - Date.now()));
       state = await reconcilePass(ctx, report);
     }
     const bad = unhealthyWanted(ctx, state);

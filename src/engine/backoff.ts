@@ -4,9 +4,10 @@
 export const BACKOFF_RESET_AFTER_MS = 10_000;
 
 /**
- * Delay before the restart after `failures` consecutive failures. The first failure of a service that
- * had been up (1) restarts at once: a one-off crash should heal in milliseconds. A failure right after
- * a restart is a consecutive one and backs off: restart_delay, then doubling (× 2^(failures-2)), capped.
+ * Delay before the restart after `failures` consecutive failures. The first one (a service that had
+ * been up and crashed, or a first start that failed) restarts at once: a one-off crash should heal in
+ * milliseconds. A failure right after a restart is a consecutive one and backs off: restart_delay, then
+ * doubling (× 2^(failures-2)), capped.
  */
 export function restartDelayMs(failures: number, firstMs: number, maxMs: number): number {
   if (failures <= 1) return 0;

@@ -2,6 +2,7 @@
 import type { Service } from "../config/schema.ts";
 import { runProbe, type ProbeResult } from "../probes/index.ts";
 import { isSameProcess } from "../runtime/identity.ts";
+import { childExit, type ExitStatus } from "../runtime/spawn.ts";
 import { readState, type StoreState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
@@ -16,6 +17,8 @@ export interface Observation {
   state: Unit["state"];
   alive: boolean;
   probe?: ProbeResult;
+  /** How it exited, when this sv spawned it (watch restarts are its children). */
+  exit?: ExitStatus;
 }
 
 /** Is someone else (a live sv) driving this unit's transition right now? */
@@ -39,6 +42,7 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
       if (unit.owner_pid === ctx.self.pid) return;
       const alive = isSameProcess(unit.pid, unit.start_ticks);
       const obs: Observation = { unit: name, pid: unit.pid, state: unit.state, alive };
+      if (!alive && unit.pid !== null) obs.exit = await childExit(unit.pid);
       const svc = ctx.project.services.get(serviceOf(name));
       if (alive && svc && unit.state !== "stopping" && probeIf(name)) {
         obs.probe = await runProbe(svc, { pid: unit.pid, startTicks: unit.start_ticks, alive: true, env: () => processEnv(ctx, svc, name) });
@@ -65,12 +69,11 @@ export function applyObservations(tx: Tx, ctx: Ctx, observations: Observation[])
     if (!unit || unit.pid !== obs.pid || unit.state !== obs.state || !changes(unit, obs)) continue;
     const svc = ctx.project.services.get(serviceOf(obs.unit));
     if (!obs.alive) {
-      const reason =
-        unit.state === "stopping" ? "stopped" : unit.state === "starting" ? "exited while starting" : "exited unexpectedly (exit status unknown: sv was not its parent)";
-      const to = unit.state === "stopping" ? "stopped" : "error";
+      const { to, reason } = deathOf(unit.state, obs.exit);
       // pid and start_ticks stay: leftovers of its process group are reaped before the next start.
       unit.health = "unknown";
       unit.owner_pid = unit.owner_ticks = null;
+      if (obs.exit) unit.exit_code = obs.exit.code;
       if (to === "error") {
         unit.last_error = reason;
         unit.failures += 1;
@@ -103,6 +106,15 @@ export function applyObservations(tx: Tx, ctx: Ctx, observations: Observation[])
       }
     }
   }
+}
+
+/** Where a unit goes when its process is found gone, and why; a clean exit (code 0) is no failure. */
+function deathOf(state: Unit["state"], exit: ExitStatus | undefined): { to: "stopped" | "error" | "completed"; reason: string } {
+  if (state === "stopping") return { to: "stopped", reason: "stopped" };
+  const how = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : undefined;
+  if (state === "starting") return { to: "error", reason: how ? `${how} while starting` : "exited while starting" };
+  if (exit?.code === 0) return { to: "completed", reason: "exited with code 0" };
+  return { to: "error", reason: how ? `${how}` : "exited unexpectedly (exit status unknown: sv was not its parent)" };
 }
 
 function isPastStartPeriod(unit: Unit, svc: Service, now: Date): boolean {

@@ -141,6 +141,22 @@ async function stopStray(ctx: Ctx, svc: Service, unitName: string, reason: strin
   await commit(ctx, (tx) => recordUnitStopped(tx, r));
 }
 
+/**
+ * When the planner will next start a unit whose restart the backoff scheduled (epoch ms), or null.
+ * Asks the planner, so a schedule it would ignore (policy changed to "no", service removed) is not waited for.
+ */
+export function nextScheduledStart(ctx: Ctx, state: StoreState): number | null {
+  let next: number | null = null;
+  for (const [name, unit] of Object.entries(state.units)) {
+    const svc = ctx.project.services.get(serviceOf(name));
+    if (unit.next_restart_at === null || !svc) continue;
+    const at = Date.parse(unit.next_restart_at);
+    if (planUnit(svc, unit, Math.max(at, Date.now()), isOwnedByOther(unit, ctx.self))?.kind !== "start") continue;
+    next = Math.min(next ?? Infinity, at);
+  }
+  return next;
+}
+
 /** Is every wanted-up unit running and healthy (oneshots: completed)? The reconcile exit status. */
 export function unhealthyWanted(ctx: Ctx, state: StoreState): string[] {
   const bad: string[] = [];

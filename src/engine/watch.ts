@@ -4,7 +4,7 @@
 import { ExitWatch } from "../runtime/exits.ts";
 import { readState, type StoreState } from "../store/store.ts";
 import type { Ctx } from "./context.ts";
-import { reconcilePass, type Report } from "./reconcile.ts";
+import { nextScheduledStart, reconcilePass, type Report } from "./reconcile.ts";
 import { serviceOf } from "./units.ts";
 
 /** How often the liveness of running units is checked. */
@@ -31,11 +31,10 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
   const setState = (s: StoreState) => {
     state = s;
     const targets = new Map<string, { pid: number; ticks: number }>();
-    nextDue = null;
     for (const [name, unit] of Object.entries(s.units)) {
       if (unit.state === "running" && unit.pid !== null && unit.start_ticks !== null) targets.set(name, { pid: unit.pid, ticks: unit.start_ticks });
-      if (unit.next_restart_at !== null && unit.wanted === "up") nextDue = Math.min(nextDue ?? Infinity, Date.parse(unit.next_restart_at));
     }
+    nextDue = nextScheduledStart(ctx, s);
     exits.sync(targets);
     opts.onState?.(s);
   };

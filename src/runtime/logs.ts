@@ -285,6 +285,16 @@ function tryLock(fd: number): { release(): void } | null {
 }
 
 /** Copy `from` to `to` at the same offsets, from `start` until `end` or the end of the file; the offset reached. */
+/** The offset just past the last newline in the first `size` bytes of `fd` (0 when there is none). */
+function endOfLastLine(fd: number, size: number): number {
+  for (let end = size; end > 0; end -= CHUNK_BYTES) {
+    const start = Math.max(0, end - CHUNK_BYTES);
+    const nl = readAt(fd, start, end - start).lastIndexOf(NEWLINE);
+    if (nl !== -1) return start + nl + 1;
+  }
+  return 0;
+}
+
 function copyRange(from: number, to: number, start: number, end = Number.POSITIVE_INFINITY): number {
   // One buffer for the whole copy: no allocation (and so no GC pause) between the last read and the truncate.
   copyBuffer ??= Buffer.allocUnsafe(COPY_BYTES);
@@ -339,7 +349,7 @@ export function rotateLog(path: string, maxSizeBytes: number, keep: number): Rot
     }
     for (let n = keep + 1; existsSync(rotatedPath(path, n)); n++) unlinkSync(rotatedPath(path, n));
     for (let n = keep - 1; n >= 1; n--) if (existsSync(rotatedPath(path, n))) renameSync(rotatedPath(path, n), rotatedPath(path, n + 1));
-    const out = openSync(rotatedPath(path, 1), "w");
+    const out = openSync(rotatedPath(path, 1), "w+");
     try {
       // Each pass copies up to the size seen when it starts: a writer that never pauses cannot keep us here.
       let copied = copyRange(fd, out, 0, fstatSync(fd).size);
@@ -360,6 +370,9 @@ export function rotateLog(path: string, maxSizeBytes: number, keep: number): Rot
       fdatasyncSync(out);
       copied = copyRange(fd, out, copied);
       ftruncateSync(fd, 0);
+      // A read can catch a write half done: a torn last line in .1 would be garbage (its rest is gone
+      // with the truncate), so .1 ends at its last newline.
+      ftruncateSync(out, endOfLastLine(out, copied));
       return { rotated: true, method: "copy-truncate", bytes: copied };
     } finally {
       closeSync(out);

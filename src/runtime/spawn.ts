@@ -9,7 +9,7 @@ export interface Spawned {
   pid: number;
   startTicks: number;
   /** Settles when the process exits, while this sv is alive to see it (it is our child until we exit). */
-  exited: Promise<{ code: number | null; signal: string | null }>;
+  exited: Promise<ExitStatus>;
 }
 
 /** argv for a command: a string runs through /bin/sh -c, a list is argv as is. */
@@ -93,7 +93,23 @@ export function spawnDetached(opts: SpawnOptions): Spawned {
   proc.unref();
   const stat = readStat(proc.pid);
   const exited = proc.exited.then((code) => ({ code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null }));
+  children.set(proc.pid, exited);
   return { pid: proc.pid, startTicks: stat?.startTicks ?? -1, exited };
+}
+
+export type ExitStatus = { code: number | null; signal: string | null };
+
+/** Processes this sv spawned (it is their parent while it lives, so it learns how they exit). */
+const children = new Map<number, Promise<ExitStatus>>();
+
+/**
+ * How a process this sv spawned exited, waiting up to `waitMs` for the runtime to reap it; undefined
+ * for processes started by another sv (their exit status is lost with their parent).
+ */
+export async function childExit(pid: number, waitMs = 100): Promise<ExitStatus | undefined> {
+  const exited = children.get(pid);
+  if (!exited) return undefined;
+  return Promise.race([exited, Bun.sleep(waitMs).then(() => undefined)]);
 }
 
 /** Spawn one unit of `svc` with its environment, user and limits. */

@@ -63,7 +63,8 @@ test("stopGracefully: a group that stops on the signal is not forced, and every 
   const r = await stopGracefully(proc.pid, ticks, "SIGTERM", 10_000);
   expect({ forced: r.forced, wasRunning: r.wasRunning }).toEqual({ forced: false, wasRunning: true });
   for (const m of members) expect(isAlive(m)).toBe(false);
-  expect(isOurGroup(proc.pid, ticks)).toBe(false);
+  // (isOurGroup may still say yes while unreaped zombies keep the group id: signalling them is harmless.)
+  expect(isAlive(proc.pid)).toBe(false);
 });
 
 test("stopGracefully: a group that ignores the signal is SIGKILLed after the timeout", async () => {

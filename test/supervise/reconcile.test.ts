@@ -390,3 +390,16 @@ test("after giving up, a manual sv up is a fresh start: the next crash is restar
     hook.stop();
   }
 });
+
+test("a schedule the planner would ignore (restart turned to no) does not keep a reconcile run waiting", async () => {
+  const p = tempProject();
+  p.write("services/web.yml", JSON.stringify({ command: "exit 3", restart: "no" }));
+  const past = new Date(Date.now() - 1000).toISOString();
+  const unit = { wanted: "up", state: "error", health: "unknown", pid: null, start_ticks: null, since: past, started_at: past, restarts: 1, failures: 2, next_restart_at: past, gave_up_at: null, health_failures: 0, health_failed_at: null, exit_code: 3, last_error: "web exited with code 3", start_duration_s: null, owner_pid: null, owner_ticks: null };
+  p.write(".sv/state/services.yml", JSON.stringify({ version: 1, services: { web: unit } }));
+  const t0 = performance.now();
+  const r = await sv(p.root, ["reconcile"], { timeoutMs: 8000 });
+  expect(r).toEqual({ code: 1, stdout: "", stderr: "" });
+  // Well under the 10 s settle window: it did not wait for (or spin on) a restart that will never happen.
+  expect(performance.now() - t0).toBeLessThan(5000);
+});

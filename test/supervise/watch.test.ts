@@ -7,6 +7,8 @@ import { BUN, SV, events, fixture, freePort, isAlive, isListening, status, sv, s
 import { killGroup, spawns, startWatch, unitEvents, webhookServer } from "./support.ts";
 
 const EXITED = "exited unexpectedly (exit status unknown: sv was not its parent)";
+// A process watch started itself is its child: watch learns how it ended.
+const KILLED = "killed by SIGKILL";
 /** `text` as a literal in a RegExp. */
 const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -227,7 +229,7 @@ test("sv up racing watch for a crashed service: whoever comes second leaves the 
     const second = spawns(file)[1]!.pid;
     killGroup(second);
     await waitFor(
-      () => unitEvents(p.root, "web").some((e) => e.reason === `restart in 2000 ms (attempt 2): ${EXITED}` && e.pid === second),
+      () => unitEvents(p.root, "web").some((e) => e.reason === `restart in 2000 ms (attempt 2): ${KILLED}` && e.pid === second),
       "watch to schedule the restart",
     );
     const up = svBackground(p.root, ["up", "web"], { env: { HOOK_SLEEP: "4" } });
@@ -244,7 +246,7 @@ test("sv up racing watch for a crashed service: whoever comes second leaves the 
     expect(unitEvents(p.root, "web").filter((e) => e.to === "starting").map((e) => [e.reason, e.pid])).toEqual([
       ["sv up", first],
       [`restarting: ${EXITED}`, second],
-      [`restarting: ${EXITED}`, restarted],
+      [`restarting: ${KILLED}`, restarted],
     ]);
     expect(await watch.stop()).toBe(0);
   } finally {
@@ -284,9 +286,9 @@ test("a service that stays up 10 s after a restart has its backoff reset: a cras
     const third = await waitFor(() => runningPid(second), "the second restart");
     const consecutive = sinceCrashOf(second);
     expect(consecutive.map(({ ts: _, ...e }) => e)).toEqual([
-      { service: "web", from: "running", to: "error", reason: EXITED, pid: second },
-      { service: "web", from: "error", to: "error", reason: `restart in 200 ms (attempt 2): ${EXITED}`, pid: second },
-      { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: third },
+      { service: "web", from: "running", to: "error", reason: KILLED, pid: second },
+      { service: "web", from: "error", to: "error", reason: `restart in 200 ms (attempt 2): ${KILLED}`, pid: second },
+      { service: "web", from: "error", to: "starting", reason: `restarting: ${KILLED}`, pid: third },
       { service: "web", from: "starting", to: "running", reason: "health check passed", pid: third },
     ]);
     expect(Date.parse(consecutive[2]!.ts) - Date.parse(consecutive[0]!.ts)).toBeGreaterThanOrEqual(200);
@@ -298,8 +300,8 @@ test("a service that stays up 10 s after a restart has its backoff reset: a cras
     const fourth = await waitFor(() => runningPid(third), "the third restart");
     // Without the reset this would be the third failure in a row, scheduled after the doubled 400 ms.
     expect(sinceCrashOf(third).map(({ ts: _, ...e }) => e)).toEqual([
-      { service: "web", from: "running", to: "error", reason: EXITED, pid: third },
-      { service: "web", from: "error", to: "starting", reason: `restarting: ${EXITED}`, pid: fourth },
+      { service: "web", from: "running", to: "error", reason: KILLED, pid: third },
+      { service: "web", from: "error", to: "starting", reason: `restarting: ${KILLED}`, pid: fourth },
       { service: "web", from: "starting", to: "running", reason: "health check passed", pid: fourth },
     ]);
     expect(unitEvents(p.root, "web").filter((e) => e.reason.startsWith("restart in"))).toHaveLength(1);
@@ -355,5 +357,32 @@ test("watch rotates a log that outgrew log.max_size", async () => {
     expect(watch.output().match(/log rotated/g)).toHaveLength(1);
   } finally {
     await watch.stop();
+  }
+});
+
+test("a process sv watch started itself exits 0: its exit status is known, it is completed (no failure), and on-failure leaves it", async () => {
+  const p = tempProject();
+  const stop = join(p.root, "stop-now");
+  p.write("services/job.yml", JSON.stringify({ command: `while [ ! -f ${stop} ]; do sleep 0.05; done; exit 0`, restart: "on-failure" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const first = (await unitStatus(p.root, "job")).pid!;
+  const watch = startWatch(p.root, ["--interval", "500ms"]);
+  try {
+    await watch.waitOutput(/watching 1 service in/, "watch to start");
+    // Killed: watch restarts it, and is the parent of the new process.
+    killGroup(first);
+    const second = await waitFor(async () => {
+      const s = await unitStatus(p.root, "job");
+      return s.state === "running" && s.pid !== first && s.pid;
+    }, "watch to restart job");
+    // Wait on the event log, not `sv status`: status observing the exit first (it is not the parent) would race watch.
+    Bun.write(stop, "");
+    await waitFor(() => unitEvents(p.root, "job").some((e) => e.to === "completed"), "job to complete");
+    const done = await unitStatus(p.root, "job");
+    expect(done).toMatchObject({ state: "completed", exit_code: 0, restarts: 1, last_error: null });
+    expect(unitEvents(p.root, "job").at(-1)).toEqual({ service: "job", from: "running", to: "completed", reason: "exited with code 0", pid: second as number });
+    expect(watch.output()).not.toContain("job: restarting: exited with code 0");
+  } finally {
+    expect(await watch.stop()).toBe(0);
   }
 });
