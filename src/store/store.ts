@@ -92,7 +92,9 @@ const isNull = (v: unknown) => v === null;
 const PID = { what: "a number (a process id above 1)", ok: (v: unknown) => isNull(v) || (Number.isSafeInteger(v) && (v as number) > 1) };
 const INT_OR_NULL = { what: "a number", ok: (v: unknown) => isNull(v) || Number.isSafeInteger(v) };
 const COUNT = { what: "a whole number ≥ 0", ok: (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 };
-const TIMESTAMP = { what: "a timestamp", ok: (v: unknown) => isNull(v) || (typeof v === "string" && !Number.isNaN(Date.parse(v))) };
+// What sv writes (toISOString) is checked by shape, which is much cheaper than Date.parse; anything else must parse.
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const TIMESTAMP = { what: "a timestamp", ok: (v: unknown) => isNull(v) || (typeof v === "string" && (ISO_UTC.test(v) || !Number.isNaN(Date.parse(v)))) };
 const TEXT = { what: "text", ok: (v: unknown) => isNull(v) || typeof v === "string" };
 const SECONDS = { what: "a number of seconds", ok: (v: unknown) => isNull(v) || (typeof v === "number" && Number.isFinite(v) && v >= 0) };
 
@@ -119,6 +121,8 @@ const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) 
   start_duration_s: SECONDS,
 };
 
+const FIELD_CHECK_LIST = Object.entries(FIELD_CHECKS);
+
 function parseState(text: string, paths: Paths): StoreState {
   let data: unknown;
   try {
@@ -140,7 +144,7 @@ function parseState(text: string, paths: Paths): StoreState {
     if (!STATES.includes(unit.state)) throw corrupt(paths, `services.${name}.state "${unit.state}" is not a state`);
     if (!HEALTHS.includes(unit.health)) throw corrupt(paths, `services.${name}.health "${unit.health}" is not a health`);
     if (unit.wanted !== "up" && unit.wanted !== "down") throw corrupt(paths, `services.${name}.wanted must be up or down`);
-    const bad = Object.entries(FIELD_CHECKS).find(([field, check]) => !check.ok((unit as unknown as Record<string, unknown>)[field]));
+    const bad = FIELD_CHECK_LIST.find(([field, check]) => !check.ok((unit as unknown as Record<string, unknown>)[field]));
     if (bad) throw corrupt(paths, `services.${name}.${bad[0]} must be ${bad[1].what}`);
     units[name] = unit;
   }
