@@ -5,7 +5,8 @@
 // after it tells the outcome: no event-loop round trips, and a probe costs what the kernel spends on it (about
 // 25 µs for an accepted connection, 12 µs for a refused one, on a 2-vCPU VM). IPv6 literals and host names, and
 // any machine where libc cannot be loaded, keep the Bun.connect path.
-import { dlopen, FFIType, read } from "bun:ffi";
+import { FFIType, read } from "bun:ffi";
+import { libcLoader } from "../runtime/libc.ts";
 import { constants } from "node:os";
 
 /** Resolves null when a connection opens, else the reason it did not. */
@@ -84,30 +85,16 @@ export function ipv4Bytes(host: string): Uint8Array | null {
   return bytes;
 }
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
-    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  }).symbols;
-}
-type Libc = ReturnType<typeof openLibc>;
-
-let libc: Libc | null | undefined;
 /** libc through bun:ffi, loaded on first use; null where it cannot be loaded (then every probe uses Bun.connect). */
-function loadLibc(): Libc | null {
-  if (libc === undefined) {
-    try {
-      libc = openLibc();
-    } catch {
-      libc = null;
-    }
-  }
-  return libc;
-}
+const loadLibc = libcLoader({
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
+});
+type Libc = NonNullable<ReturnType<typeof loadLibc>>;
 
 const errnoOf = (sys: Libc) => read.i32(sys.__errno_location()!, 0);
 

@@ -1,31 +1,18 @@
 // Noticing exits of processes we are not the parent of, without polling /proc: one pidfd per process
 // (pidfd_open, Linux 5.3+) and one poll(2) over all of them. A pidfd turns readable the moment its
 // process exits — before it is reaped, which matters where init reaps orphans late.
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { FFIType, ptr } from "bun:ffi";
+import { libcLoader } from "./libc.ts";
 import { closeSync } from "node:fs";
 import { isSameProcess } from "./identity.ts";
 
 const SYS_PIDFD_OPEN = 434; // the same number on every Linux architecture (asm-generic)
 const POLLIN = 1;
 
-let libc: ReturnType<typeof openLibc> | null | undefined;
-function openLibc() {
-  return dlopen("libc.so.6", {
-    syscall: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    poll: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  }).symbols;
-}
-
-function lib() {
-  if (libc === undefined) {
-    try {
-      libc = openLibc();
-    } catch {
-      libc = null;
-    }
-  }
-  return libc;
-}
+const lib = libcLoader({
+  syscall: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  poll: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+});
 
 interface Watched {
   pid: number;
