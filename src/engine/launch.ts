@@ -3,8 +3,8 @@ import type { Service } from "../config/schema.ts";
 import { logFile } from "../paths.ts";
 import { runProbe } from "../probes/index.ts";
 import { isSameProcess } from "../runtime/identity.ts";
-import { isOurGroup, killGroup, killGroupNow } from "../runtime/signals.ts";
-import { spawnService, type Spawned } from "../runtime/spawn.ts";
+import { killGroup, killGroupNow } from "../runtime/signals.ts";
+import { type ExitStatus, spawnService, type Spawned } from "../runtime/spawn.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
@@ -36,13 +36,13 @@ export interface Launched {
 
 /**
  * Kill what is left of the last process group of units that are not running (a crashed main process
- * can leave children behind, holding its port). isOurGroup guards against pid reuse.
+ * can leave children behind, holding its port). killGroup checks the group is ours (pid reuse).
  */
 export async function reapLeftovers(units: (Unit | undefined)[]): Promise<void> {
   await Promise.all(
     units.map(async (u) => {
       if (!u || u.pid === null || u.start_ticks === null || ["running", "starting", "stopping"].includes(u.state)) return;
-      if (isOurGroup(u.pid, u.start_ticks)) await killGroup(u.pid, u.start_ticks);
+      await killGroup(u.pid, u.start_ticks);
     }),
   );
 }
@@ -87,7 +87,7 @@ export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reas
 /** Wait until a freshly spawned unit is ready: oneshot exits 0; simple passes its health check. */
 export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Promise<UnitResult> {
   const { unit: unitName, spawned, startedAt: t0 } = launched;
-  let exit: { code: number | null; signal: string | null } | undefined;
+  let exit: ExitStatus | undefined;
   spawned.exited.then((e) => (exit = e));
   const result = (to: UnitResult["to"], reason: string): UnitResult => ({
     unit: unitName,
@@ -116,14 +116,14 @@ export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Pr
   const maxPollMs = check.type === "command" ? Math.min(check.intervalMs, 100) : Math.min(check.intervalMs, FAST_POLL_MS);
   // Most services are ready within milliseconds: look again after 1 ms, then back off to the cap.
   let pollMs = check.type === "command" ? maxPollMs : 1;
-  const env = processEnv(ctx, svc, unitName);
+  const env = () => processEnv(ctx, svc, unitName);
   let lastReason = "health check did not pass";
   for (;;) {
     if (exit) return result("error", `${exitReason()} while starting`);
     if (check.type === "process") {
       if (performance.now() - t0 >= PROCESS_GRACE_MS) return result("running", "started");
     } else {
-      const probe = await runProbe(svc, { pid: spawned.pid, startTicks: spawned.startTicks, env: () => env });
+      const probe = await runProbe(svc, { pid: spawned.pid, startTicks: spawned.startTicks, env });
       if (exit) continue;
       if (probe.ok) return result("running", "health check passed");
       lastReason = probe.reason!;
