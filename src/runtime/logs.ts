@@ -1,6 +1,7 @@
 // Service logs: read the tail (seeking from the end, across rotated files), follow, rotate in place.
-import { dlopen, FFIType } from "bun:ffi";
+import { FFIType } from "bun:ffi";
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { libcLoader } from "./libc.ts";
 
 const NEWLINE = 0x0a;
 const CHUNK_BYTES = 64 * 1024;
@@ -258,23 +259,11 @@ const LOCK_EX = 2;
 const LOCK_NB = 4;
 const LOCK_UN = 8;
 
-type Libc = { fallocate(fd: number, mode: number, offset: number, len: number): number; flock(fd: number, op: number): number };
-let libc: Libc | null | undefined;
-
 /** fallocate(2) and flock(2) through bun:ffi, or null where libc cannot be loaded (then: copy-truncate, no lock). */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    const { symbols } = dlopen("libc.so.6", {
-      fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
-      flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    });
-    libc = { fallocate: (fd, mode, offset, len) => symbols.fallocate(fd, mode, offset, len), flock: (fd, op) => symbols.flock(fd, op) };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+const loadLibc = libcLoader({
+  fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+});
 
 /** A non-blocking exclusive flock on the log itself: one rotation at a time. Writers never flock, so they are not held up. */
 function tryLock(fd: number): { release(): void } | null {
@@ -284,7 +273,6 @@ function tryLock(fd: number): { release(): void } | null {
   return { release: () => void c.flock(fd, LOCK_UN) };
 }
 
-/** Copy `from` to `to` at the same offsets, from `start` until `end` or the end of the file; the offset reached. */
 /** The offset just past the last newline in the first `size` bytes of `fd` (0 when there is none). */
 function endOfLastLine(fd: number, size: number): number {
   for (let end = size; end > 0; end -= CHUNK_BYTES) {
@@ -295,6 +283,7 @@ function endOfLastLine(fd: number, size: number): number {
   return 0;
 }
 
+/** Copy `from` to `to` at the same offsets, from `start` until `end` or the end of the file; the offset reached. */
 function copyRange(from: number, to: number, start: number, end = Number.POSITIVE_INFINITY): number {
   // One buffer for the whole copy: no allocation (and so no GC pause) between the last read and the truncate.
   copyBuffer ??= Buffer.allocUnsafe(COPY_BYTES);
