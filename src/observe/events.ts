@@ -1,15 +1,14 @@
 // The transition log, .sv/events.jsonl: append (under the store lock), read the tail, follow new lines.
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { STATES, type SvEvent } from "../engine/states.ts";
 import type { Paths } from "../paths.ts";
+import { followLog, readTail, type Tail } from "../runtime/logs.ts";
 
 /** Past this size the log is moved to events.jsonl.1 (one old file kept) before the next append. */
 export const MAX_EVENTS_FILE_BYTES = 8 * 1024 * 1024;
 /** How often followEvents looks for new lines. */
 export const FOLLOW_POLL_MS = 100;
-const CHUNK_BYTES = 64 * 1024;
-const NEWLINE = 0x0a;
 
 export interface EventFilter {
   /** Service or unit names; `api` matches `api` and its instances `api.0` …, `api.0` matches only itself. */
@@ -28,78 +27,43 @@ export function appendEvents(paths: Paths, events: SvEvent[], maxBytes = MAX_EVE
 
 /** The last `last` events (default all) matching the filter, oldest first; reads events.jsonl.1 too if needed. */
 export function readEvents(paths: Paths, opts: EventFilter & { last?: number } = {}): SvEvent[] {
-  return readTail([paths.eventsFile, `${paths.eventsFile}.1`], opts.last ?? Number.POSITIVE_INFINITY, matcher(opts.services));
+  return tailMatching(paths.eventsFile, opts.last ?? Number.POSITIVE_INFINITY, matcher(opts.services)).events;
 }
 
-/** The last `want` matching events of `files` (newest file first), oldest first. */
-function readTail(files: string[], want: number, match: (e: SvEvent) => boolean): SvEvent[] {
-  const parts: SvEvent[][] = [];
-  let count = 0;
-  for (const file of files) {
-    if (count >= want) break;
-    const fd = openIfExists(file);
-    if (fd === null) continue;
-    try {
-      const { events } = tailEvents(fd, fstatSync(fd).size, want - count, match);
-      parts.unshift(events);
-      count += events.length;
-    } finally {
-      closeSync(fd);
-    }
+/**
+ * The last `want` matching events, and where the log ended when they were read (to follow from there).
+ * Reads the last lines from the end (runtime/logs.ts); with a filter, widens until enough match.
+ */
+function tailMatching(file: string, want: number, match: (e: SvEvent) => boolean): { events: SvEvent[]; tail: Tail } {
+  if (want <= 0) return { events: [], tail: readTail(file, 0) };
+  for (let n = Math.max(want, 64); ; n *= 4) {
+    const tail = readTail(file, n);
+    const events = parseLines(tail.lines).filter(match);
+    if (events.length >= want || tail.lines.length < n) return { events: events.slice(Math.max(0, events.length - want)), tail };
   }
-  return parts.flat();
 }
 
 /**
  * The last `last` matching events (default none), then each new one as it is appended, until `signal`
- * aborts. Polls every `pollMs`; survives the file being created, rotated or truncated.
+ * aborts. Polls every `pollMs`; survives the file being created, rotated or truncated (followLog).
  */
 export async function* followEvents(
   paths: Paths,
   opts: EventFilter & { last?: number; signal?: AbortSignal; pollMs?: number } = {},
 ): AsyncGenerator<SvEvent> {
   const match = matcher(opts.services);
-  const file = paths.eventsFile;
-  let fd = openIfExists(file);
-  let offset = 0;
+  const { events, tail } = tailMatching(paths.eventsFile, opts.last ?? 0, match);
+  yield* events;
+  const follower = followLog(paths.eventsFile, tail);
   try {
-    const last = opts.last ?? 0;
-    const tail = fd === null ? { events: [], end: 0 } : tailEvents(fd, fstatSync(fd).size, last, match);
-    offset = tail.end;
-    if (tail.events.length < last) yield* readTail([`${file}.1`], last - tail.events.length, match);
-    yield* tail.events;
-
-    let pending = Buffer.alloc(0);
     while (!opts.signal?.aborted) {
-      if (fd === null) {
-        fd = openIfExists(file);
-        offset = 0;
-        pending = Buffer.alloc(0);
-      }
-      if (fd !== null) {
-        const size = fstatSync(fd).size;
-        if (size < offset) [offset, pending] = [0, Buffer.alloc(0)]; // truncated
-        if (size > offset) {
-          const buf = Buffer.alloc(size - offset);
-          const n = readSync(fd, buf, 0, buf.length, offset);
-          offset += n;
-          const data = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
-          const cut = data.lastIndexOf(NEWLINE) + 1;
-          pending = Buffer.from(data.subarray(cut));
-          for (const e of parseLines(data.subarray(0, cut))) if (match(e)) yield e;
-          continue; // look again at once: more may have arrived while we yielded
-        }
-        // Rotated (or removed): the old file is complete, and drained above; move to the new one.
-        if (inodeOf(file) !== fstatSync(fd).ino) {
-          closeSync(fd);
-          fd = null;
-          continue;
-        }
-      }
-      await pause(opts.pollMs ?? FOLLOW_POLL_MS, opts.signal);
+      const lines = follower.poll();
+      for (const e of parseLines(lines)) if (match(e)) yield e;
+      // Look again at once when something came: more may have arrived while we yielded.
+      if (lines.length === 0) await pause(opts.pollMs ?? FOLLOW_POLL_MS, opts.signal);
     }
   } finally {
-    if (fd !== null) closeSync(fd);
+    follower.close();
   }
 }
 
@@ -112,9 +76,9 @@ function isEvent(x: unknown): x is SvEvent {
   );
 }
 
-function parseLines(data: Buffer): SvEvent[] {
+function parseLines(lines: string[]): SvEvent[] {
   const out: SvEvent[] = [];
-  for (const line of data.toString("utf8").split("\n")) {
+  for (const line of lines) {
     if (!line.trim()) continue;
     try {
       const e = JSON.parse(line);
@@ -131,64 +95,6 @@ function matcher(services: string[] | undefined): (e: SvEvent) => boolean {
     const dot = e.service.lastIndexOf(".");
     return names.has(e.service) || (dot !== -1 && names.has(e.service.slice(0, dot)));
   };
-}
-
-/**
- * Read `fd` backwards from `size` in chunks until `want` matching events are found. `end` is the offset
- * just past the last complete line: a line still being written is left for the follower.
- */
-function tailEvents(fd: number, size: number, want: number, match: (e: SvEvent) => boolean): { events: SvEvent[]; end: number } {
-  let pos = size;
-  let carry = Buffer.alloc(0);
-  let end = -1;
-  const parts: SvEvent[][] = [];
-  let count = 0;
-  while (pos > 0 && (end === -1 || count < want)) {
-    const len = Math.min(CHUNK_BYTES, pos);
-    pos -= len;
-    const chunk = Buffer.alloc(len);
-    readSync(fd, chunk, 0, len, pos);
-    let data = carry.length ? Buffer.concat([chunk, carry]) : chunk;
-    if (end === -1) {
-      // The bytes after the last newline are an incomplete line: not ours to read yet.
-      const lastNl = data.lastIndexOf(NEWLINE);
-      if (lastNl === -1 && pos > 0) {
-        carry = data;
-        continue;
-      }
-      end = pos + lastNl + 1;
-      data = data.subarray(0, lastNl + 1);
-    }
-    // The first line of the chunk may have begun before `pos`: keep it for the next round.
-    const firstNl = pos === 0 ? -1 : data.indexOf(NEWLINE);
-    if (pos > 0 && firstNl === -1) {
-      carry = data;
-      continue;
-    }
-    carry = Buffer.from(data.subarray(0, firstNl + 1));
-    const events = parseLines(data.subarray(firstNl + 1)).filter(match);
-    const kept = events.slice(Math.max(0, events.length - (want - count)));
-    parts.unshift(kept);
-    count += kept.length;
-  }
-  return { events: parts.flat(), end: Math.max(end, 0) };
-}
-
-function openIfExists(file: string): number | null {
-  try {
-    return openSync(file, "r");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
-}
-
-function inodeOf(file: string): number | null {
-  try {
-    return statSync(file).ino;
-  } catch {
-    return null;
-  }
 }
 
 /** Sleep `ms`, or less if `signal` aborts. */
