@@ -8,7 +8,7 @@ import { launchUnit, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
 import { type Action, planUnit } from "./plan.ts";
 import { note, type SvEvent, transition } from "./states.ts";
-import { stopUnit, recordUnitStopped } from "./stop.ts";
+import { claimUnitStop, recordUnitStopped, stopUnit } from "./stop.ts";
 import { serviceOf, unitNames } from "./units.ts";
 import { logFile } from "../paths.ts";
 import { rotateLog } from "../runtime/logs.ts";
@@ -127,14 +127,7 @@ async function restartUnhealthy(ctx: Ctx, svc: Service, unitName: string, reason
 
 /** Stop a unit that is not wanted up (or whose stopping sv died), claiming it first. */
 async function stopStray(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
-  const claim = await commit(ctx, (tx) => {
-    const unit = tx.unit(unitName);
-    if (replan(ctx, svc, unit)?.kind !== "stop") return null;
-    if (unit.state !== "stopping") tx.events.push(transition(unitName, unit, "stopping", reason));
-    unit.owner_pid = ctx.self.pid;
-    unit.owner_ticks = ctx.self.ticks;
-    return unit.pid !== null && unit.start_ticks !== null ? { unit: unitName, pid: unit.pid, ticks: unit.start_ticks } : null;
-  });
+  const claim = await commit(ctx, (tx) => (replan(ctx, svc, tx.unit(unitName))?.kind === "stop" ? claimUnitStop(ctx, tx, unitName, reason) : null));
   if (!claim) return;
   report(`${unitName}: stopping (${reason})`);
   const r = await stopUnit(ctx, svc, claim);

@@ -51,6 +51,23 @@ export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<strin
   });
 }
 
+/**
+ * Under the lock: a running, starting or stopping unit goes to stopping, owned by us. The claim to stop
+ * its process, or null when it has none (then it is stopped at once).
+ */
+export function claimUnitStop(ctx: Ctx, tx: Tx, name: string, reason: string): StopClaim | null {
+  const unit = tx.unit(name);
+  if (unit.state !== "stopping") tx.events.push(transition(name, unit, "stopping", reason));
+  if (unit.pid !== null && unit.start_ticks !== null) {
+    unit.owner_pid = ctx.self.pid;
+    unit.owner_ticks = ctx.self.ticks;
+    return { unit: name, pid: unit.pid, ticks: unit.start_ticks };
+  }
+  unit.owner_pid = unit.owner_ticks = null;
+  tx.events.push(transition(name, unit, "stopped", "no process"));
+  return null;
+}
+
 /** Under the lock: mark wanted down; running/starting units go to stopping, owned by us. */
 function claimStop(ctx: Ctx, tx: Tx, svc: Service): StopClaim[] | Outcome {
   const claims: StopClaim[] = [];
@@ -61,14 +78,8 @@ function claimStop(ctx: Ctx, tx: Tx, svc: Service): StopClaim[] | Outcome {
     if (unit.state === "completed" || unit.state === "error") {
       tx.events.push(transition(name, unit, "stopped", "sv down"));
     } else if (unit.state === "running" || unit.state === "starting" || unit.state === "stopping") {
-      if (unit.state !== "stopping") tx.events.push(transition(name, unit, "stopping", "sv down"));
-      unit.owner_pid = ctx.self.pid;
-      unit.owner_ticks = ctx.self.ticks;
-      if (unit.pid !== null && unit.start_ticks !== null) claims.push({ unit: name, pid: unit.pid, ticks: unit.start_ticks });
-      else {
-        unit.owner_pid = unit.owner_ticks = null;
-        tx.events.push(transition(name, unit, "stopped", "no process"));
-      }
+      const claim = claimUnitStop(ctx, tx, name, "sv down");
+      if (claim) claims.push(claim);
     }
   }
   if (claims.length === 0) return { ok: true, message: "stopped" };
