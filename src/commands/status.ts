@@ -3,7 +3,6 @@ import { resolveNames } from "../config/project.ts";
 import { openContext } from "../engine/context.ts";
 import { refresh } from "../engine/observe.ts";
 import { unitStatuses, type UnitStatus } from "../engine/report.ts";
-import { unitNames } from "../engine/units.ts";
 import { output, useColor } from "../output/style.ts";
 import { renderTable, unitCells, unitColumns } from "../output/table.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
@@ -20,7 +19,7 @@ export default defineCommand({
     const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
     const names = positionals(args);
     const services = names.length ? resolveNames(ctx.project, names) : undefined;
-    const state = await refresh(ctx, services ? services.flatMap((n) => unitNames(ctx.project.services.get(n)!)) : undefined);
+    const state = await refresh(ctx, services);
     const rows = unitStatuses(ctx.project, state, services);
     if (output.json) console.log(JSON.stringify({ services: rows }));
     else if (!output.quiet) console.log(renderStatus(rows, useColor()));

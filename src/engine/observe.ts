@@ -27,11 +27,6 @@ export function isOwnedByOther(unit: Unit, self: Ctx["self"]): boolean {
   return isSameProcess(unit.owner_pid, unit.owner_ticks);
 }
 
-/** Every unit name of the configured services. */
-export function allUnits(ctx: Ctx, state: StoreState = readState(ctx.paths)): string[] {
-  return [...ctx.project.services.values()].flatMap((svc) => unitNames(svc, state));
-}
-
 /** Observe `units` without holding the lock: liveness for all, a probe for live running ones (where `probeIf` allows). */
 export async function observe(ctx: Ctx, state: StoreState, units: string[], probeIf: (unit: string) => boolean = () => true): Promise<Observation[]> {
   const out: Observation[] = [];
@@ -130,10 +125,10 @@ export interface RefreshOptions {
   exclude?: Set<string>;
 }
 
-/** Observe and record: the state after looking at reality. Takes the lock only if something changed. */
-export async function refresh(ctx: Ctx, units?: string[], opts: RefreshOptions = {}): Promise<StoreState> {
+/** Observe and record the units of `services` (default all): the state after looking at reality. Takes the lock only if something changed. */
+export async function refresh(ctx: Ctx, services: string[] = [...ctx.project.services.keys()], opts: RefreshOptions = {}): Promise<StoreState> {
   const state = readState(ctx.paths);
-  const names = (units ?? allUnits(ctx, state)).filter((u) => !opts.exclude?.has(u));
+  const names = services.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).filter((u) => !opts.exclude?.has(u));
   const observations = await observe(ctx, state, names, opts.probeIf);
   const changed = observations.filter((o) => changes(state.units[o.unit]!, o));
   if (changed.length === 0) return state;

@@ -21,9 +21,8 @@ export function defaultUpTargets(ctx: Ctx): string[] {
 export async function startServices(ctx: Ctx, names: string[]): Promise<Map<string, Outcome>> {
   const requested = names.length > 0 ? resolveNames(ctx.project, names) : defaultUpTargets(ctx);
   const targets = dependencyOrder(ctx.project, withDependencies(ctx.project, requested));
-  const units = targets.flatMap((n) => unitNames(ctx.project.services.get(n)!));
-  const state = await refresh(ctx, units);
-  await reapLeftovers(units.map((u) => state.units[u]));
+  const state = await refresh(ctx, targets);
+  await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).map((u) => state.units[u]));
   ctx.reporter.plan(targets);
 
   return runGraph<UnitClaim[], Tx>({
