@@ -2,7 +2,8 @@
 import { expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readTail, rotateLog, tailLog } from "../src/runtime/logs.ts";
+import { rotateLog } from "../src/runtime/logs/rotate.ts";
+import { readTail, tailLog } from "../src/runtime/logs/tail.ts";
 import { SV, fixtureCommand, sv, tempProject, waitFor } from "./helpers/project.ts";
 
 const lines = (from: number, to: number, tag = "line") => Array.from({ length: to - from + 1 }, (_, i) => `${tag} ${from + i}\n`).join("");
@@ -18,7 +19,7 @@ function project(logs: Record<string, string> = {}) {
   return { ...p, log: (unit: string) => join(p.root, ".sv/log", `${unit}.log`) };
 }
 
-// runtime/logs.ts
+// runtime/logs/
 
 test("the tail is the last n lines; an unfinished last line counts; n beyond the file gives it all", () => {
   const p = project({ api: `${lines(1, 300)}half a line` });

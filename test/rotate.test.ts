@@ -2,7 +2,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { followLog, logSequence, rotateLog, rotatedPath } from "../src/runtime/logs.ts";
+import { logSequence, rotatedPath } from "../src/runtime/logs/files.ts";
+import { followLog } from "../src/runtime/logs/follow.ts";
+import { rotateLog } from "../src/runtime/logs/rotate.ts";
 import { BUN, FIXTURES, isAlive, waitFor } from "./helpers/project.ts";
 
 const dirs: string[] = [];

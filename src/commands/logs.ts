@@ -8,7 +8,9 @@ import { UsageError } from "../errors.ts";
 import { logger } from "../output/logger.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
 import { logFile, type Paths } from "../paths.ts";
-import { followLog, hasLog, readTail, tailLog, type Follower } from "../runtime/logs.ts";
+import { hasLog } from "../runtime/logs/files.ts";
+import { followLog, type Follower } from "../runtime/logs/follow.ts";
+import { readTail, tailLog } from "../runtime/logs/tail.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
 
 const DEFAULT_LINES = 100;

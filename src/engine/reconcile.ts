@@ -11,7 +11,7 @@ import { note, type SvEvent, transition } from "./states.ts";
 import { claimUnitStop, recordUnitStopped, stopUnit } from "./stop.ts";
 import { serviceOf, unitNames } from "./units.ts";
 import { logFile } from "../paths.ts";
-import { rotateLog } from "../runtime/logs.ts";
+import { rotateLog } from "../runtime/logs/rotate.ts";
 
 export interface PassOptions extends RefreshOptions {
   /** Units with work in flight (watch): not planned again until it settles. */

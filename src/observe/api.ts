@@ -11,7 +11,7 @@ import { stopServices } from "../engine/stop.ts";
 import { serviceOf, unitNames } from "../engine/units.ts";
 import { EXIT, SvError, UsageError } from "../errors.ts";
 import { logFile } from "../paths.ts";
-import { tailLog } from "../runtime/logs.ts";
+import { tailLog } from "../runtime/logs/tail.ts";
 import { readState, type StoreState } from "../store/store.ts";
 import { followEvents } from "./events.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";

@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "nod
 import { dirname } from "node:path";
 import { STATES, type SvEvent } from "../engine/states.ts";
 import type { Paths } from "../paths.ts";
-import { followLog, readTail, type Tail } from "../runtime/logs.ts";
+import { followLog } from "../runtime/logs/follow.ts";
+import { readTail, type Tail } from "../runtime/logs/tail.ts";
 
 /** Past this size the log is moved to events.jsonl.1 (one old file kept) before the next append. */
 export const MAX_EVENTS_FILE_BYTES = 8 * 1024 * 1024;
@@ -32,7 +33,7 @@ export function readEvents(paths: Paths, opts: EventFilter & { last?: number } =
 
 /**
  * The last `want` matching events, and where the log ended when they were read (to follow from there).
- * Reads the last lines from the end (runtime/logs.ts); with a filter, widens until enough match.
+ * Reads the last lines from the end (runtime/logs/tail.ts); with a filter, widens until enough match.
  */
 function tailMatching(file: string, want: number, match: (e: SvEvent) => boolean): { events: SvEvent[]; tail: Tail } {
   if (want <= 0) return { events: [], tail: readTail(file, 0) };

@@ -1,0 +1,155 @@
+// Following a log as it grows, through rotation in place, replacement and deletion.
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { COPY_BYTES, readAt, splitLines } from "./bytes.ts";
+import { rotatedPath } from "./files.ts";
+import type { Tail } from "./tail.ts";
+
+/** Bytes remembered from just before a follower's position, to find that position again after a rotation. */
+const MARK_BYTES = 64;
+
+export interface Follower {
+  /** The complete lines written since the last call. */
+  poll(): string[];
+  close(): void;
+}
+
+/**
+ * Follow a log from `start` (default: its end). Survives rotation in place (the bytes written after our
+ * position but rotated out are read from `.1`), replacement by a new file (the old one is drained
+ * first), deletion (the writer's inode is still read), and a log that does not exist yet.
+ */
+export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "partial">): Follower {
+  let fd: number | null = null;
+  let ino = -1;
+  let pos = 0;
+  let pending: Buffer = start?.partial ?? Buffer.alloc(0);
+  /** The last bytes read, which must still sit just before `pos`; if not, the file was rotated under us. */
+  let mark: Buffer = Buffer.alloc(0);
+  const out: string[] = [];
+
+  const consume = (data: Buffer) => {
+    mark = Buffer.from(Buffer.concat([mark, data]).subarray(-MARK_BYTES));
+    const { lines, rest } = splitLines(Buffer.concat([pending, data]));
+    out.push(...lines);
+    pending = Buffer.from(rest);
+  };
+  /** Read `file` from `from` to its end; the position reached. */
+  const readFrom = (file: number, from: number): number => {
+    let at = from;
+    for (let end = fstatSync(file).size; at < end; end = fstatSync(file).size) {
+      const chunk = readAt(file, at, Math.min(COPY_BYTES, end - at));
+      if (chunk.length === 0) break;
+      consume(chunk);
+      at += chunk.length;
+    }
+    return at;
+  };
+  /** Do the bytes before `end` in `file` match the end of what we read? (Fewer than the mark near the start.) */
+  const hasMarkAt = (file: number, end: number): boolean => {
+    const n = Math.min(end, mark.length);
+    return readAt(file, end - n, n).equals(mark.subarray(mark.length - n));
+  };
+  const openOlder = (): number | null => {
+    try {
+      return openSync(rotatedPath(path, 1), "r");
+    } catch {
+      return null;
+    }
+  };
+  /** The `.1` we last finished reading (or that was there when we started): a different one means a new rotation. */
+  let olderIno: number | null = null;
+  const olderNow = (): number | null => {
+    try {
+      return statSync(rotatedPath(path, 1)).ino;
+    } catch {
+      return null;
+    }
+  };
+  // What we read is no longer before `pos`: the log was rotated. Finish from `.1`, then find our place.
+  const relocate = (current: number) => {
+    const older = openOlder();
+    if (older === null) return void (pos = 0);
+    try {
+      const olderSize = fstatSync(older).size;
+      olderIno = fstatSync(older).ino;
+      if (olderSize >= pos && hasMarkAt(older, pos)) {
+        readFrom(older, pos); // copy-truncate, or a collapse that cut past us: the rest is in .1
+        pos = 0;
+      } else if (pos > olderSize && hasMarkAt(current, pos - olderSize)) pos -= olderSize; // collapsed before us
+      else pos = 0; // truncated by someone else: start over
+    } finally {
+      closeSync(older);
+    }
+  };
+  /**
+   * At offset 0 there is no mark to check, so a rotation shows only as a new `.1`. It is finished (and so
+   * safe to read) once the log no longer starts with what `.1` starts with; while `.1` is still being
+   * copied they start alike, and the log is read as usual.
+   */
+  const rotatedAtStart = (current: number): boolean => {
+    const now = olderNow();
+    if (now === null || now === olderIno) return false;
+    const older = openOlder();
+    if (older === null) return false;
+    try {
+      const olderSize = fstatSync(older).size;
+      const n = Math.min(MARK_BYTES, olderSize, fstatSync(current).size);
+      if (olderSize === 0) return false;
+      if (n > 0 && readAt(older, 0, n).equals(readAt(current, 0, n))) {
+        olderIno = now;
+        return false;
+      }
+      return true;
+    } finally {
+      closeSync(older);
+    }
+  };
+  const open = (offset: number | "end") => {
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      return;
+    }
+    const st = fstatSync(fd);
+    ino = st.ino;
+    olderIno = olderNow();
+    pos = offset === "end" ? st.size : Math.min(offset, st.size);
+    mark = readAt(fd, Math.max(0, pos - MARK_BYTES), Math.min(pos, MARK_BYTES));
+  };
+
+  if (!start) open("end");
+  else if (start.ino !== null) {
+    open(start.offset);
+    if (fd !== null && ino !== start.ino) [pos, mark, pending] = [0, Buffer.alloc(0), Buffer.alloc(0)];
+  }
+
+  return {
+    poll() {
+      let current: number | null = null;
+      try {
+        current = statSync(path).ino;
+      } catch {}
+      if (fd !== null) {
+        const size = fstatSync(fd).size;
+        if (size < pos || !hasMarkAt(fd, pos) || (pos === 0 && rotatedAtStart(fd))) relocate(fd);
+        pos = readFrom(fd, pos);
+        if (current !== null && current !== ino) {
+          // Replaced by a new file: the old one is complete, an unfinished last line included.
+          closeSync(fd);
+          fd = null;
+          if (pending.length) out.push(pending.toString("utf8"));
+          pending = Buffer.alloc(0);
+        }
+      }
+      if (fd === null && current !== null) {
+        open(0);
+        if (fd !== null) pos = readFrom(fd, 0);
+      }
+      return out.splice(0);
+    },
+    close() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
+  };
+}
