@@ -39,7 +39,7 @@ export default defineCommand({
 
     let api: { url: string; stop(): void | Promise<void> } | undefined;
     if (args.listen) {
-      const { startApi } = await import("../observe/api.ts");
+      const { startApi } = await import("../observe/api/server.ts");
       api = await startApi({ ctx, listen: args.listen, onWarning: (m) => logger.warn(m) });
     }
 

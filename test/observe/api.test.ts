@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ApiSettings } from "../../src/config/schema.ts";
 import { openContext } from "../../src/engine/context.ts";
-import { type ApiServer, isLoopback, parseListen, startApi } from "../../src/observe/api.ts";
+import { type ApiServer, isLoopback, parseListen, startApi } from "../../src/observe/api/server.ts";
 import { ConfigError, SvError } from "../../src/errors.ts";
 import { fixtureCommand, freePort, isAlive, isListening, tempProject, waitFor } from "../helpers/project.ts";
 import { parseExposition, sampleValue } from "./prom.ts";

@@ -1,0 +1,149 @@
+// The API's endpoints: a request, once its token is checked, routed to status, logs, events, metrics or an operation.
+import type { Server } from "bun";
+import type { Project } from "../../config/schema.ts";
+import { type Ctx, silentReporter } from "../../engine/context.ts";
+import type { Outcome } from "../../engine/orchestrate.ts";
+import { unitStatuses } from "../../engine/report.ts";
+import { restartServices } from "../../engine/restart.ts";
+import { startServices } from "../../engine/start.ts";
+import { stopServices } from "../../engine/stop.ts";
+import { serviceOf, unitNames } from "../../engine/units.ts";
+import { EXIT, SvError } from "../../errors.ts";
+import { logFile } from "../../paths.ts";
+import { tailLog } from "../../runtime/logs/tail.ts";
+import { readState, type StoreState } from "../../store/store.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
+import { authorize, type Token } from "./auth.ts";
+import { eventStream } from "./sse.ts";
+
+export const DEFAULT_LOG_LINES = 100;
+export const MAX_LOG_LINES = 10_000;
+
+/** What the endpoints share with the server: its tokens, the project, the operation queue, open streams. */
+export interface RouteDeps {
+  tokens: Token[];
+  getCtx: () => Ctx;
+  /** Runs each start/stop/restart (one at a time). */
+  ops: <T>(op: () => Promise<T>) => Promise<T>;
+  /** Operations running now; the server waits for them when it stops. */
+  inflight: Set<Promise<unknown>>;
+  /** Open event streams; the server aborts them when it stops. */
+  streams: Set<AbortController>;
+  heartbeatMs: number;
+}
+
+/** Answer one request: 401 without a valid token, 404/405 off the route table, 403 for an operation with a read token. */
+export async function handleRequest(req: Request, srv: Server<unknown>, deps: RouteDeps): Promise<Response> {
+  const { tokens, getCtx, ops, inflight, streams, heartbeatMs } = deps;
+  const role = authorize(tokens, req.headers.get("authorization"));
+  if (role === "missing") return json(401, { error: "missing bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv"' });
+  if (role === "invalid") return json(401, { error: "invalid bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv", error="invalid_token"' });
+
+  const url = new URL(req.url);
+  const route = matchRoute(url.pathname);
+  if (!route) return json(404, { error: `no such endpoint: ${url.pathname}` });
+  if (req.method !== route.method) return json(405, { error: `${req.method} is not allowed on ${url.pathname}` }, { Allow: route.method });
+  if (route.method === "POST" && role !== "operate") return json(403, { error: "this token may only read (role: read); start, stop and restart need role: operate" });
+
+  const ctx = getCtx();
+  const project = ctx.project;
+  switch (route.kind) {
+    case "metrics":
+      return new Response(renderMetrics(project, readState(ctx.paths)), { headers: { "Content-Type": METRICS_CONTENT_TYPE } });
+    case "services":
+      return json(200, { services: unitStatuses(project, readState(ctx.paths)) });
+    case "service": {
+      const state = readState(ctx.paths);
+      const units = resolveUnits(project, state, route.name);
+      if (!units) return unknownService(route.name);
+      const service = project.services.has(route.name) ? route.name : serviceOf(route.name);
+      return json(200, { services: unitStatuses(project, state, [service]).filter((r) => units.includes(r.name)) });
+    }
+    case "logs": {
+      const units = resolveUnits(project, readState(ctx.paths), route.name);
+      if (!units) return unknownService(route.name);
+      const lines = parseCount(url.searchParams.get("lines"), DEFAULT_LOG_LINES, MAX_LOG_LINES);
+      if (lines === null) return json(400, { error: `lines must be a whole number from 0 to ${MAX_LOG_LINES}` });
+      return json(200, { units: units.map((u) => ({ name: u, lines: tailLog(logFile(ctx.paths, u), lines) })) });
+    }
+    case "action": {
+      if (!project.services.has(route.name)) return unknownService(route.name);
+      srv.timeout(req, 0); // a start may wait up to default_timeout for readiness
+      const run = { start: startServices, stop: stopServices, restart: restartServices }[route.action];
+      const op = ops(() => run({ ...ctx, reporter: silentReporter }, [route.name]));
+      inflight.add(op);
+      const outcomes = await op.finally(() => inflight.delete(op));
+      return outcomeResponse(route.action, outcomes);
+    }
+    case "events": {
+      const services = url.searchParams.getAll("service");
+      const state = readState(ctx.paths);
+      for (const name of services) if (!resolveUnits(project, state, name)) return unknownService(name);
+      const last = parseCount(url.searchParams.get("last"), 0, MAX_LOG_LINES);
+      if (last === null) return json(400, { error: `last must be a whole number from 0 to ${MAX_LOG_LINES}` });
+      srv.timeout(req, 0);
+      return eventStream(ctx, { services, last, heartbeatMs, signal: req.signal, streams });
+    }
+  }
+}
+
+type Route =
+  | { kind: "metrics" | "services" | "events"; method: "GET" }
+  | { kind: "service" | "logs"; method: "GET"; name: string }
+  | { kind: "action"; method: "POST"; name: string; action: "start" | "stop" | "restart" };
+
+/** The endpoint a path names, or null. */
+function matchRoute(path: string): Route | null {
+  if (path === "/metrics") return { kind: "metrics", method: "GET" };
+  if (path === "/v1/services" || path === "/v1/services/") return { kind: "services", method: "GET" };
+  if (path === "/v1/events") return { kind: "events", method: "GET" };
+  const m = /^\/v1\/services\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
+  if (!m) return null;
+  const name = decodeURIComponent(m[1]!);
+  const sub = m[2];
+  if (sub === undefined) return { kind: "service", method: "GET", name };
+  if (sub === "logs") return { kind: "logs", method: "GET", name };
+  if (sub === "start" || sub === "stop" || sub === "restart") return { kind: "action", method: "POST", name, action: sub };
+  return null;
+}
+
+/** The units a name stands for: a service's units, or one unit (`api.0`, `job.7`); null when unknown. */
+function resolveUnits(project: Project, state: StoreState, name: string): string[] | null {
+  const svc = project.services.get(name);
+  if (svc) return unitNames(svc, state);
+  const owner = project.services.get(serviceOf(name));
+  return owner && unitNames(owner, state).includes(name) ? [name] : null;
+}
+
+function outcomeResponse(action: string, outcomes: Map<string, Outcome>): Response {
+  const services = [...outcomes].map(([name, o]) => ({ name, ok: o.ok, skipped: o.skipped ?? false, message: o.message }));
+  const failed = services.filter((s) => !s.ok).length;
+  if (failed === 0) return json(200, { ok: true, services });
+  return json(500, { ok: false, error: `${action}: ${failed} of ${services.length} service${services.length === 1 ? "" : "s"} failed`, services });
+}
+
+/** A query count: absent -> `fallback`; a whole number 0..max; anything else -> null. */
+function parseCount(value: string | null, fallback: number, max: number): number | null {
+  if (value === null) return fallback;
+  if (!/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return n <= max ? n : null;
+}
+
+function unknownService(name: string): Response {
+  return json(404, { error: `unknown service "${name}"` });
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(`${JSON.stringify(body)}\n`, { status, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+/** Errors from the engine: usage errors are the caller's (400), a held lock is 503, the rest 500. */
+export function errorResponse(e: unknown, report?: (message: string) => void): Response {
+  if (e instanceof SvError) {
+    const status = e.exitCode === EXIT.usage ? 400 : e.exitCode === EXIT.locked ? 503 : 500;
+    return json(status, { error: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+  }
+  report?.(`internal error in the API (this is a bug): ${(e as Error)?.stack ?? String(e)}`);
+  return json(500, { error: "internal error" });
+}
