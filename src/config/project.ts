@@ -1,6 +1,6 @@
 // Questions about a loaded Project: name lookup and dependency closures.
 import { UsageError, didYouMean } from "../errors.ts";
-import { batches, closure } from "../engine/graph.ts";
+import { batches, closure } from "./graph.ts";
 import type { Project } from "./schema.ts";
 
 /** The services named on the command line; unknown names are a usage error with a suggestion. */

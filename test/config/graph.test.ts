@@ -1,6 +1,6 @@
 // The dependency graph, table-driven: closures, Kahn batches, cycle paths.
 import { describe, expect, test } from "bun:test";
-import { batches, closure, type Edges, findCycle } from "../../src/engine/graph.ts";
+import { batches, closure, type Edges, findCycle } from "../../src/config/graph.ts";
 
 /** Edges from "a: b c" lines: a comes after b and c. */
 function graph(spec: Record<string, string>): Edges {
