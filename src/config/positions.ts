@@ -1,7 +1,7 @@
 // Slow path only: re-parse a YAML (or JSON) file with the `yaml` package, which keeps source positions, to turn
 // key paths into line:col, find syntax errors with their position, and find duplicate keys. Bun.YAML keeps none of that.
 import type { Document, Node as YamlNode, Pair } from "yaml";
-import type { Seg } from "./problems.ts";
+import type { Seg } from "./key-path.ts";
 
 export interface Located {
   line: number;

@@ -1,9 +1,11 @@
 // Config problems: collected while loading, then turned into `file:line:col: path: message` lines in a stable order.
 import { isAbsolute, relative } from "node:path";
 import type * as v from "valibot";
+import type { Seg } from "./key-path.ts";
 import type { Locator } from "./positions.ts";
 
-export type Seg = string | number;
+/** A Problem's path is a Seg[]: its users take both from here. */
+export type { Seg };
 
 /** One problem, before it is given a line and column. */
 export interface Problem {
