@@ -1,6 +1,8 @@
-// Cross-service rules: unknown references, self references, cycles, conditions that cannot hold, probes without a target.
+// Cross-service rules: unknown references, self references, cycles, conditions that cannot hold, probes without a target, shared ports.
+import { dirname, relative } from "node:path";
 import { didYouMean } from "../errors.ts";
 import { type Edges, findCycle } from "../engine/graph.ts";
+import { MAX_PORT } from "./ports.ts";
 import type { Problem, Seg } from "./problems.ts";
 import type { Refs, Service } from "./schema.ts";
 
@@ -34,7 +36,7 @@ export function validateProject(services: Map<string, Service>, referrers: Map<s
     }
   }
   for (const svc of services.values()) problems.push(...serviceProblems(svc, services));
-  return [...problems, ...cycleProblems(referrers)];
+  return [...problems, ...cycleProblems(referrers), ...portProblems(services)];
 }
 
 function unknownService(ref: string, defined: Set<string>): string {
@@ -55,6 +57,39 @@ function serviceProblems(svc: Service, services: Map<string, Service>): Problem[
   if (svc.healthCheck.type === "tcp" && svc.healthCheck.port === undefined) at(["health_check"], "a tcp health check needs a port (set port: or health_check.port)");
   if (svc.type === "oneshot" && svc.restart === "always") at(["restart"], 'a oneshot service cannot use restart: always (use "no" or "on-failure")');
   return problems;
+}
+
+/**
+ * A service's instances serve on port..port+instances-1: the range must end by 65535 and share no port with another
+ * service. A shared port is reported once per pair of services, at the later one, naming the first port they share.
+ */
+function portProblems(services: Map<string, Service>): Problem[] {
+  const problems: Problem[] = [];
+  const earlier: { svc: Service; first: number; last: number }[] = [];
+  for (const svc of services.values()) {
+    if (svc.port === undefined) continue;
+    const at = (message: string) => problems.push({ file: svc.file, path: [...svc.path, "port"], message });
+    const first = svc.port;
+    const last = first + svc.instances - 1;
+    if (last > MAX_PORT) at(`${svc.instances} instances need ports ${first}-${last}, past ${MAX_PORT} (lower port: or instances:)`);
+    for (const other of earlier) {
+      const shared = Math.max(first, other.first);
+      if (shared > Math.min(last, other.last, MAX_PORT)) continue;
+      const owner = `${instanceName(other.svc, shared - other.first)}${fileNote(svc.file, other.svc.file)}`;
+      at(`port ${shared} of ${instanceName(svc, shared - first)} is also the port of ${owner}`);
+    }
+    earlier.push({ svc, first, last });
+  }
+  return problems;
+}
+
+/** An instance as sv names its unit: `api` for a single instance, else `api.0`, `api.1` … */
+const instanceName = (svc: Service, instance: number) => (svc.instances === 1 ? svc.name : `${svc.name}.${instance}`);
+
+/** ` (FILE)` naming where another definition is, relative to the directory of the reporting file; nothing when the same file. */
+function fileNote(from: string, other: string): string {
+  if (other === from) return "";
+  return ` (${/^https?:/i.test(other) || /^https?:/i.test(from) ? other : relative(dirname(from), other)})`;
 }
 
 /** The names a definition refers to under `key`, each with the key path where it is written and whether it is a map key. */
