@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { openContext } from "../engine/context.ts";
 import { refresh } from "../engine/observe.ts";
 import { collectMetrics, formatExposition } from "../observe/metrics.ts";
+import { warningsReporter } from "../output/progress.ts";
 import { output } from "../output/style.ts";
 import { rootArgs } from "./_args.ts";
 
@@ -12,7 +13,7 @@ export default defineCommand({
   },
   args: { ...rootArgs },
   async run({ args }) {
-    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
     const state = await refresh(ctx);
     const families = collectMetrics(ctx.project, state, Date.now());
     if (output.json) console.log(JSON.stringify({ metrics: families }));

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { BatchFailure } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
 import { nextScheduledStart, reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
+import { warningsReporter } from "../output/progress.ts";
 import { output } from "../output/style.ts";
 import { rootArgs } from "./_args.ts";
 
@@ -17,7 +18,7 @@ export default defineCommand({
   },
   args: { ...rootArgs },
   async run({ args }) {
-    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
     if (args["wait-lock"] !== false) ctx.lockWaitMs = RECONCILE_LOCK_WAIT_MS;
     const lines: string[] = [];
     const report = (line: string) => {

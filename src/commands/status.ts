@@ -3,6 +3,7 @@ import { resolveNames } from "../config/project.ts";
 import { openContext } from "../engine/context.ts";
 import { refresh } from "../engine/observe.ts";
 import { unitStatuses, type UnitStatus } from "../engine/report.ts";
+import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import { renderTable, unitCells, unitColumns } from "../output/table.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
@@ -16,7 +17,7 @@ export default defineCommand({
   meta: { name: "status", description: "Observe reality (dead or reused pids, health checks), record it, and show each service" },
   args: { ...rootArgs, ...namesArg },
   async run({ args }) {
-    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
     const names = positionals(args);
     const services = names.length ? resolveNames(ctx.project, names) : undefined;
     const state = await refresh(ctx, services);

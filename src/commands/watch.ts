@@ -6,6 +6,7 @@ import { unitStatuses } from "../engine/report.ts";
 import { watchLoop } from "../engine/watch.ts";
 import { renderFrame } from "../output/live.ts";
 import { logger } from "../output/logger.ts";
+import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
 import { rootArgs } from "./_args.ts";
@@ -28,7 +29,7 @@ export default defineCommand({
     }
     const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(args.interval) ? Number(args.interval) : args.interval);
     if (intervalMs < 50) throw new UsageError("--interval must be at least 50ms");
-    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"] });
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
     const tty = Boolean(process.stdout.isTTY) && !output.json;
     const color = useColor();
     const abort = new AbortController();

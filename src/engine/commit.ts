@@ -1,5 +1,4 @@
 // withState for the engine: after the write, fire the on_failure actions its events call for.
-import { logger } from "../output/logger.ts";
 import { type Tx, withState } from "../store/store.ts";
 import type { Ctx } from "./context.ts";
 import { fireFailureActions, isFailureEvent } from "./hooks.ts";
@@ -26,7 +25,7 @@ export async function commit<T>(ctx: Ctx, fn: (tx: Tx) => T): Promise<T> {
         return svc ? fireFailureActions(ctx, svc, e) : [];
       }),
     );
-    for (const p of problems.flat()) logger.warn(p);
+    for (const p of problems.flat()) ctx.reporter.warn(p);
   }
   return result;
 }

@@ -7,11 +7,13 @@ import { DEFAULT_LOCK_WAIT_MS } from "../store/store.ts";
 
 export type Phase = "waiting" | "starting" | "stopping" | "ok" | "failed" | "skipped";
 
-/** Progress sink: a listr2 list on a TTY, plain lines otherwise (output/progress.ts). */
+/** Progress and warnings sink: a listr2 list on a TTY, plain lines otherwise (output/progress.ts). */
 export interface Reporter {
   /** The services this operation will touch, before any update. */
   plan(services: string[]): void;
   update(service: string, phase: Phase, message: string): void;
+  /** A problem that fails nothing (an on_failure action that could not run): shown, never fatal. */
+  warn(message: string): void;
 }
 
 export interface Ctx {
@@ -23,7 +25,7 @@ export interface Ctx {
   lockWaitMs: number;
 }
 
-export const silentReporter: Reporter = { plan() {}, update() {} };
+export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
 
 /** Find the project, load and validate its config, and describe this sv process. */
 export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter }): Promise<Ctx> {

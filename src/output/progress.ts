@@ -1,11 +1,18 @@
 // Progress of up/down: a listr2 task list on a terminal; plain result lines otherwise (pipes, CI, --json).
+// Every reporter prints the engine's warnings through the logger, on stderr.
 import type { Phase, Reporter } from "../engine/context.ts";
+import { logger } from "./logger.ts";
 import { output, paint, useColor } from "./style.ts";
 
 export interface ClosableReporter extends Reporter {
   /** Wait for the last frame to render. */
   close(): Promise<void>;
 }
+
+const warn = (message: string) => logger.warn(message);
+
+/** No progress to show, only the engine's warnings: for status, metrics, reconcile and watch. */
+export const warningsReporter: Reporter = { plan() {}, update() {}, warn };
 
 /** Plain lines, one per service as it settles: `✓ api running (pid 42) in 120 ms`. */
 function plainReporter(stream: NodeJS.WriteStream): ClosableReporter {
@@ -18,6 +25,7 @@ function plainReporter(stream: NodeJS.WriteStream): ClosableReporter {
       if (!mark) return;
       stream.write(`${mark} ${service}${phase === "ok" ? " " : ": "}${message}\n`);
     },
+    warn,
     async close() {},
   };
 }
@@ -63,6 +71,7 @@ async function listrReporter(): Promise<ClosableReporter> {
         else entry.pending = { phase, message };
       } else if (entry.task) entry.task.title = `${service} ${message}`;
     },
+    warn,
     async close() {
       await run?.catch(() => {});
     },
@@ -71,7 +80,7 @@ async function listrReporter(): Promise<ClosableReporter> {
 
 /** The reporter for this invocation's output settings. */
 export async function createReporter(stream: NodeJS.WriteStream = process.stdout): Promise<ClosableReporter> {
-  if (output.quiet) return { plan() {}, update() {}, async close() {} };
+  if (output.quiet) return { plan() {}, update() {}, warn, async close() {} };
   if (output.json) return plainReporter(process.stderr);
   if (stream === process.stdout && stream.isTTY && !process.env.CI && process.env.TERM !== "dumb") return listrReporter();
   return plainReporter(stream);

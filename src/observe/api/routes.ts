@@ -70,7 +70,9 @@ export async function handleRequest(req: Request, srv: Server<unknown>, deps: Ro
       if (!project.services.has(route.name)) return unknownService(route.name);
       srv.timeout(req, 0); // a start may wait up to default_timeout for readiness
       const run = { start: startServices, stop: stopServices, restart: restartServices }[route.action];
-      const op = ops(() => run({ ...ctx, reporter: silentReporter }, [route.name]));
+      // No progress lines for an API call; its warnings go where sv watch's own go.
+      const reporter = { ...silentReporter, warn: (m: string) => ctx.reporter.warn(m) };
+      const op = ops(() => run({ ...ctx, reporter }, [route.name]));
       inflight.add(op);
       const outcomes = await op.finally(() => inflight.delete(op));
       return outcomeResponse(route.action, outcomes);
