@@ -1,15 +1,17 @@
-// scripts/bench: sv vs supervisord vs PM2 on a project of N tiny TCP services (up, status, down, crash-to-serving
-// under supervision, supervisor RSS and idle CPU). See --help.
+// scripts/bench: sv vs supervisord vs PM2 vs runit on a project of N tiny TCP services (up, status, down,
+// crash-to-serving under supervision, supervisor memory and idle CPU). See --help.
 // Each tool and phase gets its own temp dir, ports and copy of the service program; nothing is left running.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HELP, parseOptions, type Settings } from "./benchmark/options.ts";
+import { buildHello } from "./benchmark/hello.ts";
 import { type Phase, type PhaseCtx, PHASES, type Sample } from "./benchmark/phases.ts";
 import { accepts, cpuTimes, killPids, loadavg, processesOf, run } from "./benchmark/proc.ts";
 import { prepareProgram, type ServiceProgram } from "./benchmark/program.ts";
-import { median, renderTable, type Row, verdict } from "./benchmark/report.ts";
+import { median, renderComparison, renderTable, type Row, verdict } from "./benchmark/report.ts";
 import { pm2Tool } from "./benchmark/tools/pm2.ts";
+import { runitTool } from "./benchmark/tools/runit.ts";
 import { supervisordTool } from "./benchmark/tools/supervisord.ts";
 import { svTool } from "./benchmark/tools/sv.ts";
 import type { Session, Tool } from "./benchmark/tools/tool.ts";
@@ -66,13 +68,16 @@ function describeSample(phase: Phase, s: Sample): string {
   const extra = [
     s.exitMs !== undefined ? `command exited at ${s.exitMs.toFixed(1)} ms` : "",
     s.closedMs !== undefined ? `port refused at ${s.closedMs.toFixed(1)} ms` : "",
+    s.goneMs !== undefined ? `every pid gone at ${s.goneMs.toFixed(1)} ms` : "",
+    s.helloMs !== undefined ? `hello world ${s.helloMs.toFixed(1)} ms` : "",
+    s.ussMiB !== undefined ? `USS ${s.ussMiB.toFixed(1)} MiB` : "",
     s.peakMiB !== undefined ? `peak ${s.peakMiB.toFixed(1)} MiB` : "",
   ].filter(Boolean);
   return `${s.value.toFixed(phase.unit === "% CPU" ? 2 : 1)} ${phase.unit ?? "ms"}${extra.length ? ` (${extra.join(", ")})` : ""}`;
 }
 
 /** One phase for one tool: fresh session, setup, warmup, timed runs, teardown, close; never throws. */
-async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace: string, program: ServiceProgram, ports: number[]): Promise<Row> {
+async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace: string, program: ServiceProgram, hello: string | null, ports: number[]): Promise<Row> {
   const dir = join(workspace, `${tool.name}-${phase.id}`);
   mkdirSync(dir, { recursive: true });
   const installed = program.install(dir);
@@ -94,7 +99,7 @@ async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace:
     if (busy !== undefined) throw new Error(`port ${busy} is already in use; choose another range with --port-base`);
     session = await tool.open(dir, services, settings.timeoutMs, phase.open);
     live.sessions.add(session);
-    const ctx: PhaseCtx = { tool: tool.name, session, services, ports, program: installed, settings, iteration: 0, budget, log: (l) => log(`${phase.id} ${l}`) };
+    const ctx: PhaseCtx = { tool: tool.name, session, services, ports, program: installed, settings, iteration: 0, budget, hello, log: (l) => log(`${phase.id} ${l}`) };
     await phase.setup?.(ctx);
     for (let i = 0; i < warmup; i++, ctx.iteration++) await phase.measure(ctx);
     for (let i = 0; i < runs; i++, ctx.iteration++) {
@@ -158,10 +163,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { program, notes: programNotes } = prepareProgram(settings.program, join(workspace, "bin"));
     notes.push(...programNotes);
-    const all: Tool[] = [svTool(settings.sv), supervisordTool(), pm2Tool(settings.pm2)];
+    const all: Tool[] = [svTool(settings.sv), supervisordTool(), pm2Tool(settings.pm2), runitTool(settings.runit)];
     const tools: Tool[] = [];
     const versions: string[] = [];
     for (const tool of all.filter((t) => settings.tools.includes(t.name))) {
+      if (tool.prepare) notes.push(...(await tool.prepare()));
       const why = tool.unavailable();
       if (why) notes.push(`${tool.name}: skipped: ${why}`);
       else {
@@ -171,6 +177,12 @@ async function main(argv: string[]): Promise<number> {
     }
     if (tools.length === 0) throw new Error(`no tool can run here: ${notes.join("; ")}`);
     const phases = PHASES.filter((p) => !settings.phases || settings.phases.includes(p.id));
+    let hello: string | null = null;
+    if (phases.some((p) => p.id === "status")) {
+      const built = await buildHello(join(workspace, "hello"));
+      if ("error" in built) notes.push(`no hello-world floor for status: ${built.error}`);
+      else hello = built.path;
+    }
 
     const loadStart = loadavg();
     const idlePct = await idleCheck(1000);
@@ -194,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
         if (port + n > 65535) throw new Error(`ran out of ports above --port-base ${settings.portBase}`);
         const ports = Array.from({ length: n }, (_, i) => port + i);
         port += n;
-        rows.push(await runPhase(phase, tool, settings, workspace, program, ports));
+        rows.push(await runPhase(phase, tool, settings, workspace, program, hello, ports));
       }
     }
     const loadEnd = loadavg();
@@ -208,7 +220,8 @@ async function main(argv: string[]): Promise<number> {
     out.push("");
     out.push(renderTable(rows));
     out.push("");
-    for (const p of phases) out.push(`  ${p.id.padEnd(7)} ${p.describe}`);
+    const idWidth = Math.max(...phases.map((p) => p.id.length));
+    for (const p of phases) out.push(`  ${p.id.padEnd(idWidth)}  ${p.describe}`);
     out.push("  CMD EXIT  median time until the command itself exited (same start)");
     out.push("  TARGET    sv's goal from the issue (median, in UNIT); ISSUE: the peers' numbers quoted in the issue for this machine");
     out.push("  LOAD1     1-minute load average when the row started; CPU: whole-machine busy % during the row (benchmark included)");
@@ -222,6 +235,8 @@ async function main(argv: string[]): Promise<number> {
     for (const r of failed) out.push(`FAILED ${r.phase.id} ${r.tool}: ${r.error}`);
     const misses = rows.filter((r) => verdict(r) === "MISS").map((r) => r.phase.id);
     out.push(misses.length ? `sv misses its target in: ${misses.join(", ")}` : rows.some((r) => verdict(r) === "ok") ? "sv meets every target it was measured against" : "");
+    out.push("");
+    out.push(renderComparison(rows));
     console.log(out.join("\n"));
 
     if (settings.json) {

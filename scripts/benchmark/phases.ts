@@ -11,11 +11,14 @@ import {
   pgidOf,
   processesOf,
   run,
+  runOk,
   type RunOptions,
   servicePids,
   start,
   type Started,
+  ussOf,
   waitAccepting,
+  waitAllRefused,
   waitGone,
   waitRefused,
 } from "./proc.ts";
@@ -34,6 +37,8 @@ export interface PhaseCtx {
   iteration: number;
   /** ms left for one command or wait: the per-command timeout, capped by what is left of the phase (throws at 0). */
   budget(): number;
+  /** A compiled Bun hello world (`bun build --compile`), run beside each status command as its floor; null if it could not be built. */
+  hello: string | null;
   /** Progress lines for stderr. */
   log(line: string): void;
   /** Set by the supervised phases' setup. */
@@ -47,6 +52,12 @@ export interface Sample {
   value: number;
   /** When the command itself exited, from the same start (for up/down, where it can differ). */
   exitMs?: number;
+  /** down: when every service pid was gone from /proc, from the same start (the value is every port refusing). */
+  goneMs?: number;
+  /** status: the compiled Bun hello world, run right before this status command with the same harness. */
+  helloMs?: number;
+  /** rss: private memory (USS) of the supervisor's processes, MiB. */
+  ussMiB?: number;
   /** crash: when the port was first seen refusing connections, from the kill. */
   closedMs?: number;
   /** rss: the peak RSS so far (VmHWM), MiB. */
@@ -94,14 +105,15 @@ async function bringUp(ctx: PhaseCtx): Promise<{ portsMs: number; exitMs: number
   return { portsMs: at - started.t0, exitMs: r.ms };
 }
 
-/** Run a stop command; time until every service process is gone, and until the command exits. */
-async function bringDown(ctx: PhaseCtx, argv = ctx.session.down): Promise<{ goneMs: number; exitMs: number; pids: number }> {
+/** Run a stop command; time until every port refuses, until every service process is gone, and until the command exits. */
+async function bringDown(ctx: PhaseCtx, argv = ctx.session.down): Promise<{ refusedMs: number; goneMs: number; exitMs: number; pids: number }> {
   const pids = processesOf(ctx.program);
   const started = start(argv, commandOptions(ctx));
-  const at = await waitGone(pids, started.t0 + ctx.budget(), failedEarly(started));
+  const deadline = started.t0 + ctx.budget();
+  const [refusedAt, goneAt] = await Promise.all([waitAllRefused(ctx.ports, deadline, failedEarly(started)), waitGone(pids, deadline, failedEarly(started))]);
   const r = await started.done;
   if (r.code !== 0) throw new Error(describeFailure(r));
-  return { goneMs: at - started.t0, exitMs: r.ms, pids: pids.length };
+  return { refusedMs: refusedAt - started.t0, goneMs: goneAt - started.t0, exitMs: r.ms, pids: pids.length };
 }
 
 /** Untimed: back to "defined, nothing running", and check that nothing is. */
@@ -127,13 +139,25 @@ export const upPhase: Phase = {
     assertNothingRunning(ctx, "before up");
     const up = await bringUp(ctx);
     await settle(ctx);
+    await Bun.sleep(ctx.session.restartPauseMs ?? 0);
     return { value: up.portsMs, exitMs: up.exitMs };
   },
 };
 
+export const upNoPortPhase: Phase = {
+  id: "up-noport",
+  describe: "the same for sv with no `port:` in the service files (no tcp health check: up returns once each process runs)",
+  services: (s) => s.n,
+  runs: (s) => s.runs,
+  warmup: (s) => s.warmup,
+  tools: ["sv"],
+  open: { declarePort: false },
+  measure: upPhase.measure,
+};
+
 export const statusPhase: Phase = {
   id: "status",
-  describe: "one status command, start to exit, with every service running",
+  describe: "one status command, start to exit, with every service running (each right after a run of a compiled Bun hello world, its floor)",
   target: 25,
   reference: { supervisord: 137, pm2: 140 },
   services: (s) => s.statusN,
@@ -143,10 +167,11 @@ export const statusPhase: Phase = {
     await bringUp(ctx);
   },
   async measure(ctx) {
+    const hello = ctx.hello ? await runOk([ctx.hello], commandOptions(ctx)) : undefined;
     const r = await run(ctx.session.status, commandOptions(ctx));
     const wrong = ctx.session.checkStatus(r);
     if (wrong) throw new Error(r.code === 0 ? wrong : describeFailure(r));
-    return { value: r.ms };
+    return { value: r.ms, helloMs: hello?.ms };
   },
   async teardown(ctx) {
     await settle(ctx);
@@ -155,7 +180,7 @@ export const statusPhase: Phase = {
 
 export const downPhase: Phase = {
   id: "down",
-  describe: "invoke the stop command -> every service pid is gone from /proc (zombies count as gone)",
+  describe: "invoke the stop command -> every port refuses a TCP connection (GONE: every service pid gone from /proc, zombies count as gone)",
   target: 150,
   reference: { supervisord: 1191, pm2: 3121 },
   services: (s) => s.n,
@@ -169,11 +194,12 @@ export const downPhase: Phase = {
     const down = await bringDown(ctx);
     if (ctx.session.reset) await settle(ctx);
     assertNothingRunning(ctx, "after down");
-    return { value: down.goneMs, exitMs: down.exitMs };
+    return { value: down.refusedMs, goneMs: down.goneMs, exitMs: down.exitMs };
   },
 };
 
-// Supervision: N services running, the tool's supervisor watching them (sv watch / supervisord / PM2 God daemon).
+// Supervision: N services running, the tool's supervisor watching them (sv watch / supervisord / PM2 God daemon /
+// runsvdir and its runsv's).
 
 /** After a restart, before the next kill: longer than supervisord's startsecs and PM2's min_uptime (1 s each). */
 const CRASH_SETTLE_MS = 1500;
@@ -203,6 +229,13 @@ function assertSupervisorAlive(ctx: PhaseCtx): void {
   const why = supervisorGone(ctx);
   if (why) throw new Error(why);
 }
+
+/** The processes that make up the supervisor right now (runit: runsvdir + every runsv). */
+function supervisorPids(ctx: PhaseCtx): number[] {
+  return ctx.supervisor!.pids?.() ?? [ctx.supervisor!.pid];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** Back to "defined, nothing running": sv watch stopped first, so only the stop command acts. */
 async function unsupervise(ctx: PhaseCtx): Promise<void> {
@@ -257,7 +290,7 @@ function crashPhase(id: string, describe: string, extra: Partial<Phase> = {}): P
 
 export const crashDefaultPhase = crashPhase(
   "crash",
-  "SIGKILL one supervised service (sv: its process group) -> its port refuses, then accepts again; each tool's default restart delay (sv 100 ms, PM2 0 ms, supervisord none: next main-loop turn, up to 1 s)",
+  "SIGKILL one supervised service (sv: its process group) -> its port refuses, then accepts again; each tool's default restart delay (sv 100 ms, PM2 0 ms, supervisord none: next main-loop turn, up to 1 s; runit: runsv restarts at once, or after 1 s if ./run ran under 1 s)",
   { reference: { supervisord: 1011, pm2: 11 } },
 );
 
@@ -269,7 +302,7 @@ export const crashNoDelayPhase = crashPhase("crash0", "the same for sv with rest
 export const rssPhase: Phase = {
   id: "rss",
   unit: "MiB",
-  describe: `VmRSS of the supervisor (sv watch / supervisord / PM2 God daemon; services not counted): after ${RSS_FIRST_MS / 1000} s, then ${RSS_AFTER_CRASH_MS / 1000} s after each crash/restart of one service`,
+  describe: `VmRSS of the supervisor (sv watch / supervisord / PM2 God daemon / runsvdir + runsv's summed; services not counted; USS too: Private_Clean+Private_Dirty of smaps_rollup): after ${RSS_FIRST_MS / 1000} s, then ${RSS_AFTER_CRASH_MS / 1000} s after each crash/restart of one service`,
   target: 60,
   reference: { pm2: "61-99" },
   services: (s) => s.n,
@@ -285,8 +318,9 @@ export const rssPhase: Phase = {
       await Bun.sleep(RSS_AFTER_CRASH_MS);
     }
     assertSupervisorAlive(ctx);
-    const m = memoryOf(ctx.supervisor!.pid);
-    return { value: m.rssKiB / 1024, peakMiB: m.peakKiB / 1024 };
+    const pids = supervisorPids(ctx);
+    const m = pids.map(memoryOf);
+    return { value: sum(m.map((x) => x.rssKiB)) / 1024, peakMiB: sum(m.map((x) => x.peakKiB)) / 1024, ussMiB: sum(pids.map(ussOf)) / 1024 };
   },
   teardown: unsupervise,
 };
@@ -294,21 +328,22 @@ export const rssPhase: Phase = {
 export const idlePhase: Phase = {
   id: "idle",
   unit: "% CPU",
-  describe: "CPU time of the supervisor while nothing happens (utime+stime from /proc/PID/stat), as % of one core, over --idle-seconds",
+  describe: "CPU time of the supervisor while nothing happens (utime+stime from /proc/PID/stat; runit: runsvdir + runsv's), as % of one core, over --idle-seconds",
   services: (s) => s.n,
   runs: (s) => s.watchRuns,
   warmup: () => 0,
   setup: supervise,
   async measure(ctx) {
-    const pid = ctx.supervisor!.pid;
-    const a = cpuTicksOf(pid);
+    const pids = supervisorPids(ctx);
+    const a = sum(pids.map(cpuTicksOf));
     const t0 = performance.now();
     await Bun.sleep(ctx.settings.idleSeconds * 1000);
-    const b = cpuTicksOf(pid);
+    assertSupervisorAlive(ctx);
+    const b = sum(pids.map(cpuTicksOf));
     const seconds = (performance.now() - t0) / 1000;
     return { value: (100 * (b - a)) / clockTicksPerSecond() / seconds };
   },
   teardown: unsupervise,
 };
 
-export const PHASES: Phase[] = [upPhase, statusPhase, downPhase, crashDefaultPhase, crashNoDelayPhase, rssPhase, idlePhase];
+export const PHASES: Phase[] = [upPhase, upNoPortPhase, statusPhase, downPhase, crashDefaultPhase, crashNoDelayPhase, rssPhase, idlePhase];

@@ -112,6 +112,11 @@ export function waitRefused(port: number, deadline: number, abort?: () => string
   return waitAll([port], async (p) => !(await accepts(p)), deadline, () => `port ${port} kept accepting connections`, abort);
 }
 
+/** Time at which every port refuses connections (`down`: each service closed its listening socket). */
+export function waitAllRefused(ports: number[], deadline: number, abort?: () => string | null): Promise<number> {
+  return waitAll(ports, async (p) => !(await accepts(p)), deadline, (p) => `${p.length} of ${ports.length} ports kept accepting connections (first: ${p[0]})`, abort);
+}
+
 /** Time at which every pid is gone from /proc (a zombie counts as gone: it no longer runs). */
 export function waitGone(pids: number[], deadline: number, abort?: () => string | null): Promise<number> {
   return waitAll(pids, isGone, deadline, (p) => `${p.length} of ${pids.length} service processes still running (first: pid ${p[0]})`, abort);
@@ -161,6 +166,21 @@ export function servicePids(program: string, port: number): number[] {
   });
 }
 
+/** Live children of `pid` (by the ppid in /proc/CHILD/stat), found by scanning /proc. */
+export function childrenOf(pid: number): number[] {
+  const kids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const child = Number(entry);
+    if (!Number.isInteger(child)) continue;
+    try {
+      const stat = readFileSync(`/proc/${child}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[1]) === pid && f[0] !== "Z" && f[0] !== "X") kids.push(child);
+    } catch {}
+  }
+  return kids.sort((a, b) => a - b);
+}
+
 /** Process group of `pid` (/proc/PID/stat field 5), or null when it is gone. */
 export function pgidOf(pid: number): number | null {
   try {
@@ -176,6 +196,13 @@ export function memoryOf(pid: number): { rssKiB: number; peakKiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "latin1");
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rssKiB: field("VmRSS"), peakKiB: field("VmHWM") };
+}
+
+/** Private memory of `pid` in KiB (USS: Private_Clean + Private_Dirty from /proc/PID/smaps_rollup): what it alone costs. */
+export function ussOf(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "latin1");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? NaN);
+  return field("Private_Clean") + field("Private_Dirty");
 }
 
 /** CPU time `pid` has used (user + system, all its threads), in clock ticks (/proc/PID/stat fields 14 and 15). */

@@ -21,9 +21,10 @@ export function svTool(bin: string): Tool {
     async open(dir: string, services: ServiceSpec[], timeoutMs: number, options: OpenOptions = {}): Promise<Session> {
       mkdirSync(join(dir, "services"), { recursive: true });
       for (const s of services) {
-        // `port` implies a tcp readiness check on 127.0.0.1:port.
+        // `port` implies a tcp readiness check on 127.0.0.1:port; without it, the implied check is "the process runs".
+        const port = options.declarePort === false ? "" : `port: ${s.port}\n`;
         const extra = options.restartDelay !== undefined ? `restart_delay: ${options.restartDelay}\n` : "";
-        writeFileSync(join(dir, "services", `${s.name}.yml`), `command: ${JSON.stringify(s.argv)}\nport: ${s.port}\n${extra}`);
+        writeFileSync(join(dir, "services", `${s.name}.yml`), `command: ${JSON.stringify(s.argv)}\n${port}${extra}`);
       }
       const env = { ...process.env, NO_COLOR: "1" };
       const watchLog = join(dir, "watch.log");

@@ -8,17 +8,21 @@ export interface ServiceSpec {
   argv: string[];
 }
 
-/** The long-running process that restarts crashed services: sv watch, supervisord, PM2's God daemon. */
+/** The long-running process that restarts crashed services: sv watch, supervisord, PM2's God daemon, runsvdir. */
 export interface Supervisor {
   pid: number;
   /** One line for the report, e.g. "sv watch (pid 123)". */
   what: string;
+  /** Every process whose CPU and memory count as the supervisor's (runit: runsvdir and its runsv's); default [pid]. */
+  pids?(): number[];
 }
 
 /** Per-phase changes to a tool's default config (only tools that support them are asked). */
 export interface OpenOptions {
   /** sv: restart_delay in every service file (default: sv's own default, 100ms). */
   restartDelay?: string;
+  /** sv: write `port:` (an implied tcp health check) in every service file (default true). */
+  declarePort?: boolean;
 }
 
 /** A tool set up for one phase in its own directory (config written, daemon running if it has one). */
@@ -34,6 +38,8 @@ export interface Session {
   status: string[];
   /** Back to "defined, nothing running" after a run; default: `down`. */
   reset?: string[];
+  /** Untimed pause after a stop before the next timed start (runit: runsv's crash-loop sleep); default 0. */
+  restartPauseMs?: number;
   /** Null when a status run shows every service running, else what is wrong. */
   checkStatus(r: Ran): string | null;
   /** After a failure: what the tool says about its services, in one line. */
@@ -50,6 +56,8 @@ export interface Session {
 
 export interface Tool {
   name: string;
+  /** Fetch or unpack what the tool needs before unavailable() is asked (runit: the Debian package); notes for the report. */
+  prepare?(): Promise<string[]>;
   /** Why the tool cannot run here (the run skips it with this note), or null. */
   unavailable(): string | null;
   /** One line naming the version, for the report. */
