@@ -28,7 +28,7 @@ export default defineCommand({
       const failed = [...outcomes.values()].filter((o) => !o.ok).length;
       if (failed > 0) throw new BatchFailure(`exec: ${failed} required service${failed === 1 ? "" : "s"} failed; not running ${argv[0]}`);
     }
-    const env = { ...process.env, ...addressEnv(ctx.project, names) };
+    const env = { ...process.env, ...addressEnv(ctx, names) };
     // The command is in our process group: the terminal's Ctrl-C reaches it directly; forward the rest.
     // Handlers go in before the spawn: a SIGTERM while it starts must reach it, not kill us and orphan it.
     let child: ReturnType<typeof Bun.spawn> | undefined;

@@ -21,7 +21,7 @@ export default defineCommand({
     const names = positionals(args);
     const services = names.length ? resolveNames(ctx.project, names) : undefined;
     const state = await refresh(ctx, services);
-    const rows = unitStatuses(ctx.project, state, services);
+    const rows = unitStatuses(ctx, state, services);
     if (output.json) console.log(JSON.stringify({ services: rows }));
     else if (!output.quiet) console.log(renderStatus(rows, useColor()));
   },

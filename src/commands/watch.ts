@@ -59,7 +59,7 @@ export default defineCommand({
       if (!tty || !state) return;
       const frame = renderFrame({
         title: `sv watch  ${ctx.project.root}  ${time()}  every ${args.interval}${api ? `  api ${api.url}` : ""}`,
-        rows: unitStatuses(ctx.project, state),
+        rows: unitStatuses(ctx, state),
         lastEvent,
         recent,
         width: process.stdout.columns || 80,

@@ -49,6 +49,7 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
     maxRestarts: raw.max_restarts,
     retryAfterError: raw.retry_after_error,
     startDelayMs: raw.start_delay,
+    startTimeoutMs: raw.start_timeout,
     notifyDelayMs: raw.notify_delay,
     stopSignal: raw.stop_signal as NodeJS.Signals,
     stopTimeoutMs: raw.stop_timeout,

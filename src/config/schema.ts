@@ -145,6 +145,7 @@ export const ServiceSchema = strict({
   max_restarts: v.optional(atLeast(0), 10),
   retry_after_error: v.optional(Bool, false),
   start_delay: v.optional(Duration, 0),
+  start_timeout: v.optional(Duration),
   notify_delay: v.optional(Duration, 0),
   stop_signal: v.optional(Signal, "SIGTERM"),
   stop_timeout: v.optional(Duration, "10s"),
@@ -238,6 +239,8 @@ export interface Service {
   maxRestarts: number;
   retryAfterError: boolean;
   startDelayMs: number;
+  /** How long a live, starting unit may fail its probes; undefined: the project's default_timeout. */
+  startTimeoutMs?: number;
   notifyDelayMs: number;
   stopSignal: NodeJS.Signals;
   stopTimeoutMs: number;

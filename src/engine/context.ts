@@ -2,8 +2,9 @@
 import { loadProject } from "../config/load.ts";
 import type { Project } from "../config/schema.ts";
 import { findRoot, type Paths, projectPaths } from "../paths.ts";
-import { selfTicks } from "../runtime/identity.ts";
+import { type Backends, createBackends } from "../backends/registry.ts";
 import { DEFAULT_LOCK_WAIT_MS } from "../store/store.ts";
+import { whoAmI } from "../store/owner.ts";
 
 export type Phase = "waiting" | "starting" | "stopping" | "ok" | "failed" | "skipped";
 
@@ -23,6 +24,9 @@ export interface Ctx {
   /** This sv process, recorded as the owner of the transitions it drives. */
   self: { pid: number; ticks: number };
   lockWaitMs: number;
+  backends: Backends;
+  /** Why the config could not be loaded, when the command works from the store alone (down, status, reconcile). */
+  configError?: string;
 }
 
 export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
@@ -31,11 +35,13 @@ export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
 export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter }): Promise<Ctx> {
   const root = findRoot(process.cwd(), opts.root || process.env.SV_ROOT || undefined);
   const project = await loadProject(root);
+  const paths = projectPaths(root, project.stateDir);
   return {
     project,
-    paths: projectPaths(root, project.stateDir),
+    paths,
     reporter: opts.reporter ?? silentReporter,
-    self: { pid: process.pid, ticks: selfTicks() },
+    self: whoAmI(),
     lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
+    backends: createBackends(paths),
   };
 }

@@ -1,39 +1,36 @@
-// Lifecycle hooks (pre_start, post_start, pre_stop, post_stop) and on_failure actions.
-import { closeSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+// Lifecycle hooks (pre_start, post_start, pre_stop, post_stop) and on_failure actions, run where the
+// service runs (its backend's exec).
+import { commandArgv } from "../config/command.ts";
 import type { HookName, Service } from "../config/schema.ts";
-import { logFile } from "../paths.ts";
-import { commandArgv } from "../runtime/spawn.ts";
+import type { RunCommand } from "../probes/index.ts";
 import type { SvEvent } from "./states.ts";
 import type { Ctx } from "./context.ts";
 import { instanceOf, unitEnv } from "./units.ts";
 
 /** The full environment a unit's processes (service, hooks, probes) get. */
 export function processEnv(ctx: Ctx, svc: Service, unitName: string): Record<string, string | undefined> {
-  return { ...process.env, ...svc.env, ...unitEnv(ctx.project, svc, instanceOf(unitName)) };
+  return { ...process.env, ...svc.env, ...unitEnv(ctx, svc, instanceOf(unitName)) };
 }
 
 /** Run a command to completion with output appended to the unit's log; null when it exits 0, else why not. */
 async function runLogged(ctx: Ctx, svc: Service, unitName: string, command: string | string[], timeoutMs: number, extraEnv: Record<string, string> = {}) {
-  const log = logFile(ctx.paths, unitName);
-  mkdirSync(dirname(log), { recursive: true });
-  const fd = openSync(log, "a");
-  try {
-    const proc = Bun.spawn(commandArgv(command), {
-      cwd: svc.cwd,
-      env: { ...processEnv(ctx, svc, unitName), ...extraEnv },
-      stdio: ["ignore", fd, fd],
-      timeout: timeoutMs,
-      killSignal: "SIGKILL",
-    });
-    const code = await proc.exited;
-    if (proc.signalCode === "SIGKILL") return `did not finish within ${timeoutMs} ms and was killed`;
-    return code === 0 ? null : `exited with code ${code}`;
-  } catch (e) {
-    return `could not run: ${(e as Error).message}`;
-  } finally {
-    closeSync(fd);
-  }
+  const r = await ctx.backends.for(svc).exec({
+    unit: unitName,
+    svc,
+    argv: commandArgv(command),
+    env: { ...processEnv(ctx, svc, unitName), ...extraEnv },
+    timeoutMs,
+    output: "log",
+  });
+  if (r.error) return `could not run: ${r.error}`;
+  if (r.timedOut) return `did not finish within ${timeoutMs} ms and was killed`;
+  if (r.signal) return `was killed by ${r.signal}`;
+  return r.code === 0 ? null : `exited with code ${r.code}`;
+}
+
+/** A command runner for a unit's command health checks: in its environment, where it runs. */
+export function probeRunner(ctx: Ctx, svc: Service, unitName: string): RunCommand {
+  return (argv, timeoutMs) => ctx.backends.for(svc).exec({ unit: unitName, svc, argv, env: processEnv(ctx, svc, unitName), timeoutMs, output: "capture" });
 }
 
 /** Run `svc`'s `hook` if it has one; null on success, else a message like "pre_start hook exited with code 1". */
@@ -45,10 +42,10 @@ export async function runHook(ctx: Ctx, svc: Service, unitName: string, hook: Ho
   return why && `${hook} hook ${why}`;
 }
 
-/** Events that call for the on_failure actions: giving up, turning unhealthy, or an error nobody will restart. */
-export function isFailureEvent(ctx: Ctx, e: SvEvent, service: string): boolean {
-  if (e.from === e.to) return e.reason.startsWith("gave up") || e.reason.startsWith("unhealthy:");
-  return e.to === "error" && ctx.project.services.get(service)?.restart === "no";
+/** Events that call for the on_failure actions: turning unhealthy, or entering error (sv gave up, or no restart). */
+export function isFailureEvent(_ctx: Ctx, e: SvEvent, _service: string): boolean {
+  if (e.from === e.to) return e.reason.startsWith("unhealthy:");
+  return e.to === "error";
 }
 
 /** Fire `svc`'s on_failure actions for `event`: webhooks get a JSON POST, commands get SV_EVENT. */

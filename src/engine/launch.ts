@@ -1,48 +1,37 @@
-// Launching one unit: spawn under the lock, wait for readiness outside it, record the result under it.
+// The start protocol, which no interruption can lose: under the lock, record the intent (starting, owned
+// by us, no handle); outside it, the backend creates the unit behind a gate; under the lock, record the
+// handle if the intent is still ours (else undo the creation); only then open the gate. An sv killed at
+// any instant leaves either nothing created, or a created unit the store knows, or a gate that closes by
+// itself (its creator is gone) so the unit never runs.
+import type { Started } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
-import { logFile } from "../paths.ts";
-import { runProbe } from "../probes/index.ts";
-import { isSameProcess } from "../runtime/identity.ts";
-import { killGroup, killGroupNow } from "../runtime/signals.ts";
-import { type ExitStatus, spawnService, type Spawned } from "../runtime/spawn.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
-import { processEnv, runHook } from "./hooks.ts";
-import { note, transition } from "./states.ts";
-import { instanceOf, unitEnv } from "./units.ts";
+import { unitSpec } from "./definition.ts";
+import { recordEnd } from "./ended.ts";
+import { runHook } from "./hooks.ts";
+import { type Launched, awaitStarted, type UnitResult } from "./ready.ts";
+import { transition } from "./states.ts";
+import { instanceOf, instancePortOf, serviceOf, unitEnv } from "./units.ts";
 
-/** A process without a health check counts as ready once it has stayed alive this long. */
-export const PROCESS_GRACE_MS = 150;
-/** Readiness polling while starting: fast, so dependents start as soon as possible. */
-const FAST_POLL_MS = 10;
+export type { UnitResult } from "./ready.ts";
 
-export interface UnitResult {
+/** A unit whose start this sv has claimed (recorded as starting, owned by us, nothing created yet). */
+export interface Intent {
   unit: string;
-  pid: number | null;
-  to: "running" | "completed" | "error";
-  reason: string;
-  exitCode: number | null;
-  durationMs: number;
-  /** A run of a multi-shot service. */
-  run?: boolean;
+  svc: Service;
 }
 
-export interface Launched {
-  unit: string;
-  spawned: Spawned;
-  startedAt: number;
-}
+/** What creating a claimed unit gave: the gated unit, or why it could not be created. */
+export type Created = { intent: Intent; started: Started; at: number } | { intent: Intent; error: string };
 
-/**
- * Kill what is left of the last process group of units that are not running (a crashed main process
- * can leave children behind, holding its port). killGroup checks the group is ours (pid reuse).
- */
-export async function reapLeftovers(units: (Unit | undefined)[]): Promise<void> {
+/** Kill what is left of units that ended (stray children holding a port, exit records) before they start again. */
+export async function reapLeftovers(ctx: Ctx, units: (Unit | undefined)[], names: string[]): Promise<void> {
   await Promise.all(
-    units.map(async (u) => {
-      if (!u || u.pid === null || u.start_ticks === null || ["running", "starting", "stopping"].includes(u.state)) return;
-      await killGroup(u.pid, u.start_ticks);
+    units.map(async (u, i) => {
+      if (!u?.handle || ["running", "starting", "stopping"].includes(u.state)) return;
+      await ctx.backends.of(u.handle)?.reap(names[i]!, u.handle);
     }),
   );
 }
@@ -52,19 +41,12 @@ export function isDeferred(svc: Service): boolean {
   return svc.startDelayMs > 0 || svc.hooks.pre_start !== undefined;
 }
 
-/** Under the lock: spawn one unit and record it as starting, owned by us. */
-export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reason: string, countRestart = false): Launched {
+/** Under the lock: record the intent to start `unitName` (its ended handle is forgotten: reaped before). */
+export function claimStart(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reason: string, countRestart = false): Intent {
   const unit = tx.unit(unitName);
-  // A unit left starting/stopping by an sv that died may still have its process: replace it, never orphan it.
-  if (unit.pid !== null && unit.start_ticks !== null) killGroupNow(unit.pid, unit.start_ticks);
-  const spawned = spawnService(svc, {
-    instance: instanceOf(unitName),
-    logPath: logFile(ctx.paths, unitName),
-    env: unitEnv(ctx.project, svc, instanceOf(unitName)),
-  });
   if (unit.state === "stopping") tx.events.push(transition(unitName, unit, "stopped", "process gone"));
-  unit.pid = spawned.pid;
-  unit.start_ticks = spawned.startTicks;
+  unit.handle = null;
+  unit.spec = unitSpec(ctx, svc, unitName);
   unit.started_at = new Date().toISOString();
   unit.health = "unknown";
   unit.health_failures = 0;
@@ -81,116 +63,100 @@ export function spawnUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, reas
   }
   if (unit.state === "starting") unit.since = unit.started_at;
   else tx.events.push(transition(unitName, unit, "starting", reason));
-  return { unit: unitName, spawned, startedAt: performance.now() };
+  return { unit: unitName, svc };
 }
 
-/** Wait until a freshly spawned unit is ready: oneshot exits 0; simple passes its health check. */
-export async function awaitReady(ctx: Ctx, svc: Service, launched: Launched): Promise<UnitResult> {
-  const { unit: unitName, spawned, startedAt: t0 } = launched;
-  let exit: ExitStatus | undefined;
-  spawned.exited.then((e) => (exit = e));
-  const result = (to: UnitResult["to"], reason: string): UnitResult => ({
-    unit: unitName,
-    pid: spawned.pid,
-    to,
-    reason,
-    exitCode: exit?.code ?? null,
-    durationMs: performance.now() - t0,
-    run: svc.type === "multi-shot",
-  });
-  const exitReason = () => (exit!.signal ? `${unitName} was killed by ${exit!.signal}` : `${unitName} exited with code ${exit!.code}`);
-  const hardDeadline = t0 + ctx.project.defaultTimeoutMs;
-
-  if (svc.type === "oneshot" || svc.type === "multi-shot") {
-    const timedOut = await Promise.race([spawned.exited.then(() => false), Bun.sleep(ctx.project.defaultTimeoutMs).then(() => true)]);
-    if (timedOut) {
-      await killGroup(spawned.pid, spawned.startTicks);
-      return result("error", `${unitName} did not complete within ${ctx.project.defaultTimeoutMs} ms and was killed`);
-    }
-    await Bun.sleep(0);
-    return exit!.code === 0 ? result("completed", "exited with code 0") : result("error", exitReason());
-  }
-
-  const check = svc.healthCheck;
-  const failDeadline = Math.min(hardDeadline, t0 + check.startPeriodMs + check.intervalMs * check.retries);
-  const maxPollMs = check.type === "command" ? Math.min(check.intervalMs, 100) : Math.min(check.intervalMs, FAST_POLL_MS);
-  // Most services are ready within milliseconds: look again after 1 ms, then back off to the cap.
-  let pollMs = check.type === "command" ? maxPollMs : 1;
-  const env = () => processEnv(ctx, svc, unitName);
-  let lastReason = "health check did not pass";
-  for (;;) {
-    if (exit) return result("error", `${exitReason()} while starting`);
-    if (check.type === "process") {
-      if (performance.now() - t0 >= PROCESS_GRACE_MS) return result("running", "started");
-    } else {
-      const probe = await runProbe(svc, { pid: spawned.pid, startTicks: spawned.startTicks, env });
-      if (exit) continue;
-      if (probe.ok) return result("running", "health check passed");
-      lastReason = probe.reason!;
-    }
-    if (performance.now() >= failDeadline) {
-      await killGroup(spawned.pid, spawned.startTicks);
-      const within = failDeadline === hardDeadline ? ` (not ready within ${ctx.project.defaultTimeoutMs} ms)` : "";
-      return result("error", `${lastReason}${within}`);
-    }
-    await Promise.race([Bun.sleep(pollMs), spawned.exited]);
-    pollMs = Math.min(pollMs * 2, maxPollMs);
-  }
+/** Outside the lock: create claimed units, gated, all at once. */
+export function createUnits(ctx: Ctx, intents: Intent[]): Promise<Created[]> {
+  return Promise.all(
+    intents.map(async (intent): Promise<Created> => {
+      const instance = instanceOf(intent.unit);
+      try {
+        const started = await ctx.backends.for(intent.svc).start({
+          unit: intent.unit,
+          svc: intent.svc,
+          instance,
+          env: unitEnv(ctx, intent.svc, instance),
+          port: instancePortOf(intent.svc, instance),
+        });
+        return { intent, started, at: performance.now() };
+      } catch (e) {
+        return { intent, error: (e as Error).message };
+      }
+    }),
+  );
 }
 
-/** Ready, then post_start: a failing post_start hook fails the start (and stops the process). */
-export async function awaitStarted(ctx: Ctx, svc: Service, launched: Launched): Promise<UnitResult> {
-  const r = await awaitReady(ctx, svc, launched);
-  if (r.to === "error" || svc.hooks.post_start === undefined) return r;
-  const why = await runHook(ctx, svc, r.unit, "post_start");
-  if (why === null) return r;
-  if (r.to === "running") await killGroup(launched.spawned.pid, launched.spawned.startTicks);
-  return { ...r, to: "error", reason: why };
-}
-
-/** Under the lock: record a unit's result if it is still the process we started; else why not. */
-export function recordUnitResult(tx: Tx, r: UnitResult): string | null {
-  const unit = tx.unit(r.unit);
-  if (unit.pid !== r.pid || unit.state !== "starting") return `${r.unit} was changed by another sv while starting (now ${unit.state})`;
-  unit.owner_pid = unit.owner_ticks = null;
-  unit.exit_code = r.exitCode;
-  unit.start_duration_s = r.durationMs / 1000;
-  if (r.to === "running") {
-    unit.health = "healthy";
-    unit.last_error = null;
-    unit.gave_up_at = null;
-  } else {
-    unit.health = "unknown";
-    if (r.to === "error") {
-      unit.last_error = r.reason;
-      unit.failures += 1;
-    } else {
-      unit.last_error = null;
-      unit.failures = 0;
-      unit.gave_up_at = null;
-    }
-    // A finished multi-shot run is history, not a wish: reconcile must not keep judging it.
-    if (r.run) unit.wanted = "down";
-  }
-  tx.events.push(transition(r.unit, unit, r.to, r.reason));
-  return null;
-}
-
-/** Under the lock: a start that failed before any process existed (pre_start hook, spawn error). */
-export function recordStartFailure(tx: Tx, unitName: string, reason: string): void {
-  const unit = tx.unit(unitName);
-  unit.last_error = reason;
-  unit.failures += 1;
-  unit.next_restart_at = null;
-  if (unit.state === "error") tx.events.push(note(unitName, unit, reason));
-  else if (unit.state === "stopped" || unit.state === "completed") {
-    tx.events.push(transition(unitName, unit, "starting", "start"));
-    tx.events.push(transition(unitName, unit, "error", reason));
-  } else tx.events.push(transition(unitName, unit, "error", reason));
+/** Is this still our intent, with nothing recorded as created? */
+function isOurIntent(ctx: Ctx, unit: Unit): boolean {
+  return unit.state === "starting" && unit.handle === null && unit.owner_pid === ctx.self.pid;
 }
 
 /**
- * The whole start of one unit outside a batch: start_delay, pre_start, spawn under the lock (only if
+ * Under the lock: record what was created, if the intent still holds; a failure to create is the end
+ * of the start. Returns per unit what to release (or, for a lost intent, what to undo), or the failure.
+ */
+export function recordCreated(ctx: Ctx, tx: Tx, created: Created[]): Map<string, { launched: Launched } | { lost: Started } | { failure: string }> {
+  const out = new Map<string, { launched: Launched } | { lost: Started } | { failure: string }>();
+  for (const c of created) {
+    const unit = tx.unit(c.intent.unit);
+    if (!isOurIntent(ctx, unit)) {
+      out.set(c.intent.unit, "started" in c ? { lost: c.started } : { failure: `${c.intent.unit} was changed by another sv while starting (now ${unit.state})` });
+      continue;
+    }
+    if ("error" in c) {
+      recordEnd(tx, c.intent.svc, c.intent.unit, { clean: false, reason: c.error });
+      out.set(c.intent.unit, { failure: c.error });
+      continue;
+    }
+    unit.handle = c.started.handle;
+    const backend = ctx.backends.for(c.intent.svc);
+    out.set(c.intent.unit, { launched: { unit: c.intent.unit, handle: c.started.handle, backend, startedAt: c.at, exited: c.started.exited, release: c.started.release } as Launched & { release(): Promise<void> } });
+  }
+  return out;
+}
+
+/** After the record is written: open the gates of what was recorded, undo what was not. */
+export async function releaseAll(records: Iterable<{ launched: Launched } | { lost: Started } | { failure: string }>): Promise<void> {
+  await Promise.all(
+    [...records].map((r) => {
+      if ("lost" in r) return r.lost.abort();
+      if ("launched" in r) return (r.launched as Launched & { release(): Promise<void> }).release();
+    }),
+  );
+}
+
+/** Under the lock: record a unit's result if it is still the unit we started; else why not. */
+export function recordUnitResult(ctx: Ctx, tx: Tx, r: UnitResult): string | null {
+  const unit = tx.unit(r.unit);
+  if (unit.state !== "starting" || JSON.stringify(unit.handle) !== JSON.stringify(r.handle)) {
+    return `${r.unit} was changed by another sv while starting (now ${unit.state})`;
+  }
+  const svc = ctx.project.services.get(serviceOf(r.unit));
+  if (unit.handle && r.pid !== null) unit.handle = { ...unit.handle, pid: r.pid };
+  unit.start_duration_s = r.durationMs / 1000;
+  if (r.unborn) {
+    // Never ran (its gate closed): not a failure of the service; the next start begins afresh.
+    unit.handle = null;
+    unit.owner_pid = unit.owner_ticks = null;
+    return `${r.unit}: ${r.reason}`;
+  }
+  if (r.to === "running") {
+    unit.owner_pid = unit.owner_ticks = null;
+    unit.health = "healthy";
+    unit.last_error = null;
+    unit.gave_up_at = null;
+    tx.events.push(transition(r.unit, unit, "running", r.reason));
+    return null;
+  }
+  recordEnd(tx, svc, r.unit, { clean: r.to === "completed", reason: r.reason, exitCode: r.exitCode });
+  // A finished multi-shot run is history, not a wish: reconcile must not keep judging it.
+  if (r.run) unit.wanted = "down";
+  return null;
+}
+
+/**
+ * The whole start of one unit outside a batch: start_delay, pre_start, then the protocol (only if
  * `guard` still holds for the fresh record: nobody else started it meanwhile), wait, record.
  * Returns null when the guard failed (someone else is on it).
  */
@@ -201,28 +167,26 @@ export async function launchUnit(
   opts: { reason: string; countRestart: boolean; guard: (unit: Unit) => boolean },
 ): Promise<UnitResult | null> {
   if (svc.startDelayMs > 0) await Bun.sleep(svc.startDelayMs);
-  await reapLeftovers([readState(ctx.paths).units[unitName]]);
+  await reapLeftovers(ctx, [readState(ctx.paths).units[unitName]], [unitName]);
   const hookError = await runHook(ctx, svc, unitName, "pre_start");
-  const launched = await commit(ctx, (tx) => {
+  const claim = await commit(ctx, (tx) => {
     const unit = tx.unit(unitName);
     if (!opts.guard(unit)) return null;
-    // Another sv started it while we waited (start_delay, pre_start): keep that process, do not replace it.
-    if (unit.state === "running" && isSameProcess(unit.pid, unit.start_ticks)) return { running: unit.pid! };
-    let failure = hookError;
-    if (failure === null) {
-      try {
-        return spawnUnit(ctx, tx, svc, unitName, opts.reason, opts.countRestart);
-      } catch (e) {
-        failure = (e as Error).message;
-      }
+    if (hookError !== null) {
+      recordEnd(tx, svc, unitName, { clean: false, reason: hookError });
+      return { failure: hookError, intent: undefined };
     }
-    recordStartFailure(tx, unitName, failure);
-    return { failure };
+    return { intent: claimStart(ctx, tx, svc, unitName, opts.reason, opts.countRestart), failure: undefined };
   });
-  if (launched === null) return null;
-  if ("running" in launched) return { unit: unitName, pid: launched.running ?? null, to: "running", reason: "already running", exitCode: null, durationMs: 0 };
-  if ("failure" in launched) return { unit: unitName, pid: null, to: "error", reason: launched.failure, exitCode: null, durationMs: 0 };
-  const result = await awaitStarted(ctx, svc, launched);
-  const lost = await commit(ctx, (tx) => recordUnitResult(tx, result));
-  return lost ? { ...result, to: "error", reason: lost } : result;
+  if (claim === null) return null;
+  const fail = (reason: string): UnitResult => ({ unit: unitName, handle: null, pid: null, to: "failed", reason, exitCode: null, durationMs: 0 });
+  if (!claim.intent) return fail(claim.failure!);
+  const created = await createUnits(ctx, [claim.intent]);
+  const records = await commit(ctx, (tx) => recordCreated(ctx, tx, created));
+  await releaseAll(records.values());
+  const rec = records.get(unitName)!;
+  if (!("launched" in rec)) return "lost" in rec ? null : fail(rec.failure);
+  const result = await awaitStarted(ctx, svc, rec.launched);
+  const lost = await commit(ctx, (tx) => recordUnitResult(ctx, tx, result));
+  return lost ? { ...result, to: "failed", reason: lost } : result;
 }

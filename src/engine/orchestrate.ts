@@ -32,6 +32,15 @@ export interface GraphRun<T, X> {
   finish(tx: X, results: Map<string, Outcome>): Map<string, Outcome>;
   /** Under the lock: claim these nodes; per node what to wait for, or an outcome at once. */
   begin(tx: X, nodes: string[]): Map<string, T | Outcome>;
+  /**
+   * Outside the lock, for all nodes a step claimed at once: create what they need (seconds of I/O for
+   * some backends), then `record` it in one transaction before any `work` begins.
+   */
+  create?(claims: Map<string, T>): Promise<unknown>;
+  /** Under the lock: record what `create` made; per node what `work` gets, or an outcome at once. */
+  record?(tx: X, created: unknown, claims: Map<string, T>): Map<string, T | Outcome>;
+  /** After `record` is written, before `work`: e.g. let the created units run. */
+  recorded?(claims: Map<string, T | Outcome>): Promise<void>;
   /** Outside the lock: wait for the node's process or probe. */
   work(node: string, claim: T): Promise<Outcome>;
   /** Called as each node settles. */
@@ -43,6 +52,17 @@ const BATCH_WINDOW_MS = 2;
 
 function isOutcome(x: unknown): x is Outcome {
   return typeof x === "object" && x !== null && "ok" in x && "message" in x;
+}
+
+/** The create stage of one step: create outside the lock, record in one transaction, then `recorded`. */
+async function createAndRecord<T, X>(run: GraphRun<T, X>, claims: Map<string, T | Outcome>): Promise<Map<string, T | Outcome>> {
+  if (!run.create || !run.record) return claims;
+  const pending = new Map([...claims].filter((e): e is [string, T] => !isOutcome(e[1])));
+  if (pending.size === 0) return claims;
+  const created = await run.create(pending);
+  const recorded = await run.transact((tx) => run.record!(tx, created, pending));
+  await run.recorded?.(recorded);
+  return new Map([...claims].map(([node, c]) => [node, recorded.get(node) ?? c]));
 }
 
 /** Run the graph to the end; every node gets an outcome (skipped when a hard prerequisite failed). */
@@ -96,12 +116,13 @@ export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, O
     if (first || finished.size > 0 || [...waiting].some(isReady)) {
       const done = finished;
       finished = new Map();
-      const claims = await run.transact((tx) => {
+      let claims = await run.transact((tx) => {
         if (first) run.prepare?.(tx);
         if (done.size > 0) for (const [node, outcome] of run.finish(tx, done)) settle(node, outcome);
         const startable = pick();
         return startable.length > 0 ? run.begin(tx, startable) : new Map<string, T | Outcome>();
       });
+      claims = await createAndRecord(run, claims);
       for (const [node, claim] of claims) {
         if (isOutcome(claim)) settle(node, claim);
         else {

@@ -1,5 +1,5 @@
-// The planner: what the watchdog should do with one unit, given what it wants and what is. Pure,
-// so `sv watch` and `sv reconcile` (cron) make the same decisions from the same state.
+// The planner: what the watchdog should do with one unit, given what it wants and what is; and where a
+// unit goes when it ends. Pure, so `sv watch` and `sv reconcile` (cron) decide the same from the same state.
 import type { Service } from "../config/schema.ts";
 import type { Unit } from "../store/store.ts";
 import { isStable, restartDelayMs } from "./backoff.ts";
@@ -7,36 +7,59 @@ import { isStable, restartDelayMs } from "./backoff.ts";
 export type Action =
   /** (Re)start the unit now; `restart` counts it as a restart by the policy. */
   | { kind: "start"; reason: string; restart: boolean }
-  /** Kill the running (unhealthy) process and start it again. */
+  /** Kill the live process (unhealthy, or never ready within start_timeout) and let the policy restart it. */
   | { kind: "restart"; reason: string }
-  /** Record that a restart is due at `at` (backoff). */
-  | { kind: "schedule"; at: number; reason: string }
-  /** max_restarts reached: stay in error and fire the on_failure actions. */
-  | { kind: "give-up"; reason: string }
   /** The unit has stayed up long enough: forget its past failures. */
   | { kind: "reset-backoff"; reason: string }
   /** Stop a process that is not wanted (or finish a stop whose sv died). */
   | { kind: "stop"; reason: string };
 
 /** Does the restart policy restart after this end? `clean` = exited 0 / completed. */
-function policyRestarts(svc: Service, clean: boolean): boolean {
+export function policyRestarts(svc: Service, clean: boolean): boolean {
   if (svc.type === "oneshot" || svc.type === "multi-shot") return !clean && svc.restart !== "no";
   return svc.restart === "always" || (svc.restart === "on-failure" && !clean);
+}
+
+/** Where a unit goes when it ends (its `failures` already counting this end, if it was one). */
+export type AfterEnd =
+  | { to: "completed" | "error"; reason?: string }
+  | { to: "restarting"; at: number; reason: string }
+  | { to: "error"; gaveUp: true; reason: string };
+
+/** The end of a unit under its service's policy: restarting at a time, completed, error, or given up on. */
+export function afterEnd(svc: Service | undefined, unit: Unit, clean: boolean, why: string, now: number): AfterEnd {
+  if (!svc || !policyRestarts(svc, clean)) return { to: clean ? "completed" : "error" };
+  if (!clean && svc.maxRestarts > 0 && unit.failures > svc.maxRestarts) {
+    return { to: "error", gaveUp: true, reason: `gave up after ${svc.maxRestarts} restarts (max_restarts): ${why}` };
+  }
+  // A clean exit is no failure, so it never gives up; it waits restart_delay, so an instantly exiting command cannot spin.
+  const delay = clean ? svc.restartDelayMs : restartDelayMs(unit.failures, svc.restartDelayMs, svc.restartMaxDelayMs);
+  return { to: "restarting", at: now + delay, reason: delay > 0 ? `${why}; restart in ${delay} ms (attempt ${unit.restarts + 1})` : `${why}; restarting` };
+}
+
+export interface PlanOptions {
+  /** The unit's start_timeout: a start adopted from an sv that died fails after it. */
+  startTimeoutMs?: number;
 }
 
 /**
  * One decision for one unit, or null. `ownedByOther`: a live sv is driving its transition, hands off.
  * `now` is epoch ms.
  */
-export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: boolean): Action | null {
+export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: boolean, opts: PlanOptions = {}): Action | null {
   if (ownedByOther) return null;
   if (unit.wanted === "down") {
-    return unit.state === "running" || unit.state === "starting" || unit.state === "stopping" ? { kind: "stop", reason: "wanted down" } : null;
+    return ["running", "starting", "stopping", "restarting"].includes(unit.state) ? { kind: "stop", reason: "wanted down" } : null;
   }
   switch (unit.state) {
     case "stopping":
       return { kind: "stop", reason: "finishing a stop whose sv exited" };
     case "starting":
+      // Its sv died: before creating anything (start it), or while it was coming up (adopted: give it its start_timeout).
+      if (unit.handle === null) return { kind: "start", reason: "resuming a start whose sv exited", restart: false };
+      if (unit.started_at !== null && now - Date.parse(unit.started_at) >= (opts.startTimeoutMs ?? 60_000)) {
+        return { kind: "restart", reason: `not ready within ${opts.startTimeoutMs ?? 60_000} ms (start_timeout)` };
+      }
       return null;
     case "stopped":
       return { kind: "start", reason: "wanted up", restart: false };
@@ -45,29 +68,19 @@ export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: bo
       if (unit.failures > 0 && isStable(unit.started_at, now)) return { kind: "reset-backoff", reason: "stayed up; backoff reset" };
       return null;
     case "completed":
-      // A clean exit is no failure, so it never gives up; it waits restart_delay, so an instantly exiting
-      // command cannot spin.
-      return policyRestarts(svc, true) ? due(svc, unit, now, "exited cleanly; restart: always", svc.restartDelayMs) : null;
+      return null;
+    case "restarting":
+      if (unit.next_restart_at !== null && now < Date.parse(unit.next_restart_at)) return null;
+      return { kind: "start", reason: `restarting: ${unit.last_error ?? "it ended"}`, restart: true };
     case "error":
-      return policyRestarts(svc, false) ? due(svc, unit, now, unit.last_error ?? "failed") : null;
+      return retryAfterError(svc, unit, now);
   }
 }
 
-/** A restart after a failure: now, later (backoff), never again (max_restarts), or again after the cap (retry_after_error). */
-function due(svc: Service, unit: Unit, now: number, why: string, minDelayMs = 0): Action | null {
-  if (unit.gave_up_at !== null) {
-    if (!svc.retryAfterError) return null;
-    // From the later of giving up and the last failure (`since`): a failed retry waits the cap again.
-    const at = Math.max(Date.parse(unit.gave_up_at), unit.since === null ? 0 : Date.parse(unit.since)) + svc.restartMaxDelayMs;
-    return now >= at ? { kind: "start", reason: `retry_after_error: retrying ${Math.round(svc.restartMaxDelayMs / 1000)} s after giving up`, restart: true } : null;
-  }
-  if (svc.maxRestarts > 0 && unit.failures > svc.maxRestarts) {
-    return { kind: "give-up", reason: `gave up after ${svc.maxRestarts} restarts (max_restarts): ${why}` };
-  }
-  if (unit.next_restart_at === null) {
-    const delay = Math.max(minDelayMs, restartDelayMs(unit.failures, svc.restartDelayMs, svc.restartMaxDelayMs));
-    if (delay > 0) return { kind: "schedule", at: now + delay, reason: `restart in ${delay} ms (attempt ${unit.restarts + 1}): ${why}` };
-    return { kind: "start", reason: `restarting: ${why}`, restart: true };
-  }
-  return now >= Date.parse(unit.next_restart_at) ? { kind: "start", reason: `restarting: ${why}`, restart: true } : null;
+/** retry_after_error: a unit sv gave up on is tried again every restart_max_delay. */
+function retryAfterError(svc: Service, unit: Unit, now: number): Action | null {
+  if (unit.gave_up_at === null || !svc.retryAfterError) return null;
+  // From the later of giving up and the last failure (`since`): a failed retry waits the cap again.
+  const at = Math.max(Date.parse(unit.gave_up_at), unit.since === null ? 0 : Date.parse(unit.since)) + svc.restartMaxDelayMs;
+  return now >= at ? { kind: "start", reason: `retry_after_error: retrying ${Math.round(svc.restartMaxDelayMs / 1000)} s after giving up`, restart: true } : null;
 }

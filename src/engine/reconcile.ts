@@ -1,17 +1,17 @@
-// The watchdog pass shared by `sv reconcile` (cron) and `sv watch`: observe, plan, act.
-import type { Service } from "../config/schema.ts";
-import { isSameProcess } from "../runtime/identity.ts";
+// The watchdog pass shared by `sv reconcile` (cron) and `sv watch`: observe, plan, act — restarting
+// several units in dependency order, as `sv up` does.
+import type { Condition, Service } from "../config/schema.ts";
 import { readState, type StoreState, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
+import { recordEnd } from "./ended.ts";
 import { launchUnit, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
 import { type Action, planUnit } from "./plan.ts";
-import { note, type SvEvent, transition } from "./states.ts";
+import { startTimeoutOf } from "./ready.ts";
+import { note, type SvEvent } from "./states.ts";
 import { claimUnitStop, recordUnitStopped, stopUnit } from "./stop.ts";
 import { serviceOf, unitNames } from "./units.ts";
-import { logFile } from "../paths.ts";
-import { rotateLog } from "../runtime/logs/rotate.ts";
 
 export interface PassOptions extends RefreshOptions {
   /** Units with work in flight (watch): not planned again until it settles. */
@@ -23,10 +23,12 @@ export interface PassOptions extends RefreshOptions {
 /** One line of reconcile output: what changed or what was done. */
 export type Report = (line: string) => void;
 
-/** Plan one unit against a fresh record (inside the lock) — the guard that keeps two reconcilers apart. */
+/** Plan one unit against a record (inside the lock: the guard that keeps two reconcilers apart). */
 function replan(ctx: Ctx, svc: Service, unit: Unit): Action | null {
-  return planUnit(svc, unit, Date.now(), isOwnedByOther(unit, ctx.self));
+  return planUnit(svc, unit, Date.now(), isOwnedByOther(unit, ctx.self), { startTimeoutMs: startTimeoutOf(ctx, svc) });
 }
+
+type Decision = { svc: Service; unit: string; action: Action };
 
 /** One reconcile pass. Returns when every action has been started (and, unless `track` is given, finished). */
 export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions = {}): Promise<StoreState> {
@@ -35,23 +37,27 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   for (const e of events) report(`${e.service}: ${e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`}`);
 
   rotateLogs(ctx, state, report);
-  const now = Date.now();
-  const decisions: { svc: Service; unit: string; action: Action }[] = [];
+  const decisions: Decision[] = [];
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
     if (!svc || opts.busy?.has(name)) continue;
-    const action = planUnit(svc, unit, now, isOwnedByOther(unit, ctx.self));
+    const action = replan(ctx, svc, unit);
     if (action) decisions.push({ svc, unit: name, action });
   }
   if (decisions.length === 0) return state;
 
-  await recordDecisions(ctx, decisions.filter((d) => ["schedule", "give-up", "reset-backoff"].includes(d.action.kind)), report);
+  await recordResets(ctx, decisions.filter((d) => d.action.kind === "reset-backoff"));
   const work: Promise<void>[] = [];
-  for (const d of decisions) {
+  // Starts wait for the starts of what they depend on in this pass (dependencies are ordered first).
+  const starts = new Map<string, Promise<void>[]>();
+  for (const d of orderByDependencies(ctx, decisions)) {
     let job: Promise<void> | undefined;
-    if (d.action.kind === "start") job = startUnit(ctx, d.svc, d.unit, d.action.reason, d.action.restart, report);
-    else if (d.action.kind === "restart") job = restartUnhealthy(ctx, d.svc, d.unit, d.action.reason, report);
-    else if (d.action.kind === "stop") job = stopStray(ctx, d.svc, d.unit, d.action.reason, report);
+    if (d.action.kind === "stop") job = stopStray(ctx, d.svc, d.unit, d.action.reason, report);
+    else if (d.action.kind === "start" || d.action.kind === "restart") {
+      const before = Object.keys(d.svc.dependsOn).flatMap((dep) => starts.get(dep) ?? []);
+      job = Promise.allSettled(before).then(() => act(ctx, d, report));
+      starts.set(d.svc.name, [...(starts.get(d.svc.name) ?? []), job]);
+    }
     if (!job) continue;
     const guarded = job.catch((e: Error) => report(`${d.unit}: ${e.message}`));
     if (opts.track) opts.track(d.unit, guarded);
@@ -61,34 +67,70 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   return readState(ctx.paths);
 }
 
+/** Decisions with every service after those it depends on (so promises exist before dependents look). */
+function orderByDependencies(ctx: Ctx, decisions: Decision[]): Decision[] {
+  const rank = new Map<string, number>();
+  const depth = (name: string, seen = new Set<string>()): number => {
+    if (rank.has(name)) return rank.get(name)!;
+    const svc = ctx.project.services.get(name);
+    if (!svc || seen.has(name)) return 0;
+    seen.add(name);
+    const d = Math.max(0, ...Object.keys(svc.dependsOn).map((n) => depth(n, seen) + 1));
+    rank.set(name, d);
+    return d;
+  };
+  return [...decisions].sort((a, b) => depth(a.svc.name) - depth(b.svc.name));
+}
+
+/** A start or restart, once what it depends on is ready (else it waits for a later pass). */
+async function act(ctx: Ctx, d: Decision, report: Report): Promise<void> {
+  const blocker = blockedBy(ctx, readState(ctx.paths), d.svc);
+  if (blocker) return;
+  if (d.action.kind === "start") return startUnit(ctx, d.svc, d.unit, d.action.reason, d.action.restart, report);
+  return restartLive(ctx, d.svc, d.unit, d.action.reason, report);
+}
+
+/** Is a hard dependency of `svc` not in its condition? Then its starts wait (name of the first such dependency). */
+export function blockedBy(ctx: Ctx, state: StoreState, svc: Service): string | null {
+  for (const [dep, condition] of Object.entries(svc.dependsOn)) {
+    const depSvc = ctx.project.services.get(dep);
+    if (!depSvc) continue;
+    const units = unitNames(depSvc, state);
+    if (units.length === 0 || !units.every((u) => meets(state.units[u], depSvc, condition))) return dep;
+  }
+  return null;
+}
+
+function meets(unit: Unit | undefined, svc: Service, condition: Condition | undefined): boolean {
+  if (!unit) return false;
+  const wanted = condition ?? (svc.type === "oneshot" ? "completed" : "healthy");
+  if (wanted === "started") return unit.state === "running" || unit.state === "starting" || unit.state === "completed";
+  if (wanted === "completed") return unit.state === "completed";
+  return (unit.state === "running" && unit.health !== "unhealthy") || (unit.state === "completed" && svc.type !== "simple");
+}
+
 /** Rotate every unit's log that outgrew its service's log.max_size (copy-truncate: writers keep their fd). */
 function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
   for (const svc of ctx.project.services.values()) {
+    const logs = ctx.backends.for(svc).logs;
     for (const unit of unitNames(svc, state)) {
-      const r = rotateLog(logFile(ctx.paths, unit), svc.log.maxSizeBytes, svc.log.keep);
-      if (r.rotated) report(`${unit}: log rotated (${r.bytes < 1 << 20 ? `${Math.ceil(r.bytes / 1024)} KiB` : `${(r.bytes / (1 << 20)).toFixed(1)} MiB`})`);
+      const bytes = logs.rotate(unit, svc.log.maxSizeBytes, svc.log.keep);
+      if (bytes > 0) report(`${unit}: log rotated (${bytes < 1 << 20 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`})`);
     }
   }
 }
 
-/** Under one lock: backoff schedules, give-ups and resets, each re-checked against the fresh record. */
-async function recordDecisions(ctx: Ctx, decisions: { svc: Service; unit: string; action: Action }[], report: Report): Promise<void> {
+/** Under one lock: backoff resets, each re-checked against the fresh record. */
+async function recordResets(ctx: Ctx, decisions: Decision[]): Promise<void> {
   if (decisions.length === 0) return;
-  const lines = await commit(ctx, (tx) => {
-    const out: string[] = [];
+  await commit(ctx, (tx) => {
     for (const d of decisions) {
       const unit = tx.unit(d.unit);
-      const action = replan(ctx, d.svc, unit);
-      if (action?.kind !== d.action.kind) continue;
-      if (action.kind === "schedule") unit.next_restart_at = new Date(action.at).toISOString();
-      else if (action.kind === "give-up") unit.gave_up_at = new Date().toISOString();
-      else if (action.kind === "reset-backoff") unit.failures = 0;
-      tx.events.push(note(d.unit, unit, action.reason));
-      if (action.kind !== "reset-backoff") out.push(`${d.unit}: ${action.reason}`);
+      if (replan(ctx, d.svc, unit)?.kind !== "reset-backoff") continue;
+      unit.failures = 0;
+      tx.events.push(note(d.unit, unit, "stayed up; backoff reset"));
     }
-    return out;
   });
-  for (const l of lines) report(l);
 }
 
 /** (Re)start a unit the planner says is due, unless someone else got there first. */
@@ -100,29 +142,24 @@ async function startUnit(ctx: Ctx, svc: Service, unitName: string, reason: strin
     guard: (u) => replan(ctx, svc, u)?.kind === "start",
   });
   if (result === null) return;
-  report(result.to === "error" ? `${unitName}: start failed: ${result.reason}` : `${unitName}: ${result.to} (${result.reason})`);
+  report(result.to === "failed" ? `${unitName}: start failed: ${result.reason}` : `${unitName}: ${result.to} (${result.reason})`);
 }
 
-/** Unhealthy and restartable: stop it (a failure for the backoff), then let the policy start it again. */
-async function restartUnhealthy(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
-  const unit = readState(ctx.paths).units[unitName];
-  if (!unit?.pid || unit.start_ticks === null) return;
-  const { pid, start_ticks: ticks } = unit;
+/** Unhealthy (or never ready) and restartable: stop it (a failure for the backoff), then let the policy start it again. */
+async function restartLive(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
+  const claim = await commit(ctx, (tx) => (replan(ctx, svc, tx.unit(unitName))?.kind === "restart" ? claimUnitStop(ctx, tx, unitName, reason) : null));
+  if (!claim) return;
   report(`${unitName}: ${reason}; restarting`);
   // A stop like any other: pre_stop/post_stop run around it (e.g. to leave a load balancer first).
-  await stopUnit(ctx, svc, { unit: unitName, pid, ticks });
+  const r = await stopUnit(ctx, svc, claim);
   const due = await commit(ctx, (tx) => {
+    recordUnitStopped(tx, r);
     const fresh = tx.unit(unitName);
-    if (fresh.pid !== pid || fresh.state !== "running") return false;
-    fresh.health = "unknown";
-    fresh.failures += 1;
-    fresh.last_error = reason;
-    // The event names the process that was stopped; then the record forgets it.
-    tx.events.push(transition(unitName, fresh, "error", `${reason}; stopped for a restart`));
-    fresh.pid = null;
+    if (fresh.state !== "stopped") return null;
+    recordEnd(tx, svc, unitName, { clean: false, reason: `${reason}; stopped for a restart` });
     return replan(ctx, svc, fresh);
   });
-  if (due && due.kind === "start") await startUnit(ctx, svc, unitName, due.reason, due.restart, report);
+  if (due?.kind === "start") await startUnit(ctx, svc, unitName, due.reason, due.restart, report);
 }
 
 /** Stop a unit that is not wanted up (or whose stopping sv died), claiming it first. */
@@ -135,30 +172,30 @@ async function stopStray(ctx: Ctx, svc: Service, unitName: string, reason: strin
 }
 
 /**
- * When the planner will next start a unit whose restart the backoff scheduled (epoch ms), or null.
- * Asks the planner, so a schedule it would ignore (policy changed to "no", service removed) is not waited for.
+ * When the planner will next start a unit whose restart is scheduled (epoch ms), or null. Asks the
+ * planner, so a schedule it would ignore (policy changed to "no", service removed) is not waited for;
+ * a unit whose dependency is not ready waits for that dependency, not for its own schedule.
  */
 export function nextScheduledStart(ctx: Ctx, state: StoreState): number | null {
   let next: number | null = null;
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
-    if (unit.next_restart_at === null || !svc) continue;
+    if (unit.next_restart_at === null || !svc || unit.state !== "restarting") continue;
     const at = Date.parse(unit.next_restart_at);
     if (planUnit(svc, unit, Math.max(at, Date.now()), isOwnedByOther(unit, ctx.self))?.kind !== "start") continue;
+    if (blockedBy(ctx, state, svc)) continue;
     next = Math.min(next ?? Infinity, at);
   }
   return next;
 }
 
-/** Is every wanted-up unit running and healthy (oneshots: completed)? The reconcile exit status. */
+/** Every wanted-up unit that is not running and healthy (oneshots: completed): the reconcile exit status. */
 export function unhealthyWanted(ctx: Ctx, state: StoreState): string[] {
   const bad: string[] = [];
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
     if (!svc || unit.wanted !== "up") continue;
-    const fine =
-      (unit.state === "running" && unit.health !== "unhealthy" && isSameProcess(unit.pid, unit.start_ticks)) ||
-      (unit.state === "completed" && svc.type !== "simple");
+    const fine = (unit.state === "running" && unit.health !== "unhealthy") || (unit.state === "completed" && svc.type !== "simple");
     if (!fine) bad.push(`${name} is ${unit.state}${unit.state === "running" ? ` (${unit.health})` : ""}`);
   }
   return bad;

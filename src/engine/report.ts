@@ -1,9 +1,12 @@
-// The status of units as users see it: the rows of `sv status` and its JSON document.
-import type { Project } from "../config/schema.ts";
-import type { StoreState } from "../store/store.ts";
-import { serviceOf, unitNames } from "./units.ts";
+// The status of units as users see it: the rows of `sv status` and its JSON document, orphans included.
+import type { StoreState, Unit } from "../store/store.ts";
+import { handlePid } from "../store/unit.ts";
+import type { Ctx } from "./context.ts";
+import { isChanged } from "./definition.ts";
+import { orphanServices } from "./orphans.ts";
+import { instanceOf, instancePortOf, serviceOf, unitNames } from "./units.ts";
 
-/** One entry of `sv status --json` (SPEC section 5). */
+/** One entry of `sv status --json` (SPEC section 5); the optional fields appear only where they apply. */
 export interface UnitStatus {
   name: string;
   type: string;
@@ -17,30 +20,55 @@ export interface UnitStatus {
   restarts: number;
   exit_code: number | null;
   last_error: string | null;
+  /** restarting: when the policy starts it again. */
+  next_restart_at?: string;
+  /** Running with a definition that changed since it started: `sv up` recreates it. */
+  changed?: true;
+  /** Its service is gone from the config (or the config cannot be loaded). */
+  orphan?: true;
 }
 
-/** Status of `services` (default all) from the store, in definition order. */
-export function unitStatuses(project: Project, state: StoreState, services?: string[], now = Date.now()): UnitStatus[] {
-  const names = services ?? [...project.services.keys()];
-  return names.flatMap((name) =>
-    unitNames(project.services.get(name)!, state).map((unitName): UnitStatus => {
-      const svc = project.services.get(serviceOf(unitName))!;
+const LIVE = ["running", "starting", "stopping"];
+
+function row(name: string, type: string, u: Unit | undefined, port: number | null, now: number): UnitStatus {
+  const up = u !== undefined && LIVE.includes(u.state);
+  const status: UnitStatus = {
+    name,
+    type,
+    state: u?.state ?? "stopped",
+    wanted: u?.wanted ?? "down",
+    health: u?.health ?? "unknown",
+    pid: up ? handlePid(u?.handle) : null,
+    port,
+    since: u?.since ?? null,
+    uptime_s: up && u?.started_at ? Math.max(0, (now - Date.parse(u.started_at)) / 1000) : null,
+    restarts: u?.restarts ?? 0,
+    exit_code: u?.exit_code ?? null,
+    last_error: u?.last_error ?? null,
+  };
+  if (u?.state === "restarting" && u.next_restart_at) status.next_restart_at = u.next_restart_at;
+  return status;
+}
+
+/** Status of `services` (default all, then the orphans) from the store, in definition order. */
+export function unitStatuses(ctx: Ctx, state: StoreState, services?: string[], now = Date.now()): UnitStatus[] {
+  const names = services ?? [...ctx.project.services.keys(), ...orphanServices(ctx, state).map((o) => o.service)];
+  return names.flatMap((name) => {
+    const svc = ctx.project.services.get(name);
+    if (!svc) {
+      return orphanServices(ctx, state)
+        .filter((o) => o.service === name)
+        .flatMap((o) => o.units)
+        .map((unitName) => {
+          const u = state.units[unitName]!;
+          return { ...row(unitName, u.spec?.type ?? "unknown", u, u.spec?.port ?? null, now), orphan: true as const };
+        });
+    }
+    return unitNames(svc, state).map((unitName) => {
       const u = state.units[unitName];
-      const up = u?.state === "running" || u?.state === "starting" || u?.state === "stopping";
-      return {
-        name: unitName,
-        type: svc.type,
-        state: u?.state ?? "stopped",
-        wanted: u?.wanted ?? "down",
-        health: u?.health ?? "unknown",
-        pid: up ? (u?.pid ?? null) : null,
-        port: svc.port ?? null,
-        since: u?.since ?? null,
-        uptime_s: up && u?.started_at ? Math.max(0, (now - Date.parse(u.started_at)) / 1000) : null,
-        restarts: u?.restarts ?? 0,
-        exit_code: u?.exit_code ?? null,
-        last_error: u?.last_error ?? null,
-      };
-    }),
-  );
+      const r = row(unitName, svc.type, u, instancePortOf(ctx.project.services.get(serviceOf(unitName))!, instanceOf(unitName)) ?? null, now);
+      if (u?.state === "running" && isChanged(ctx, svc, unitName, u.spec)) r.changed = true;
+      return r;
+    });
+  });
 }

@@ -1,120 +1,151 @@
-// `sv down`: stop services and everything that depends on them, dependents first.
+// `sv down`: stop services and everything that depends on them, dependents first; orphans too, from
+// what the store recorded (their stop signal and timeout), so a broken or changed config never keeps a
+// unit running.
+import type { Handle } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
-import { dependencyOrder, resolveNames, withDependents } from "../config/project.ts";
-import { stopGracefully } from "../runtime/signals.ts";
-import { readState, type Tx } from "../store/store.ts";
+import { dependencyOrder, withDependents } from "../config/project.ts";
+import { readState, type StoreState, type Tx } from "../store/store.ts";
+import { UsageError, didYouMean } from "../errors.ts";
 import { reapLeftovers } from "./launch.ts";
 import { commit } from "./commit.ts";
+import { endMessage } from "./ending.ts";
 import { runHook } from "./hooks.ts";
 import type { Ctx } from "./context.ts";
+import { unitsOf } from "./observe.ts";
+import { isOrphan, orphanServices } from "./orphans.ts";
 import { runGraph, type Outcome } from "./orchestrate.ts";
 import { transition } from "./states.ts";
-import { unitNames } from "./units.ts";
+import { serviceOf } from "./units.ts";
 
 export interface StopClaim {
   unit: string;
-  pid: number;
-  ticks: number;
+  handle: Handle;
+  signal: string;
+  timeoutMs: number;
 }
 export interface StopResult {
   unit: string;
-  pid: number;
+  handle: Handle;
   forced: boolean;
   durationMs: number;
   warnings: string[];
 }
 
-/** Stop `names` (default: all) and their dependents; one outcome per service. */
+/** The services `sv down NAME…` means: defined ones, or orphans recorded in the store. */
+export function resolveStopNames(ctx: Ctx, state: StoreState, names: string[]): string[] {
+  for (const name of names) {
+    if (ctx.project.services.has(name) || isOrphan(ctx, state, name)) continue;
+    const known = [...ctx.project.services.keys(), ...orphanServices(ctx, state).map((o) => o.service)];
+    const guess = didYouMean(name, known);
+    throw new UsageError(`unknown service "${name}"`, guess ? `did you mean "${guess}"?` : "run `sv status` to see the services");
+  }
+  return [...new Set(names)];
+}
+
+/** Stop `names` (default: all, orphans included) and their dependents; one outcome per service. */
 export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<string, Outcome>> {
-  const requested = names.length > 0 ? resolveNames(ctx.project, names) : [...ctx.project.services.keys()];
-  const targets = dependencyOrder(ctx.project, withDependents(ctx.project, requested)).reverse();
-  ctx.reporter.plan(targets);
   const state = readState(ctx.paths);
-  await reapLeftovers(targets.flatMap((n) => unitNames(ctx.project.services.get(n)!, state)).map((u) => state.units[u]));
+  const requested = names.length > 0 ? resolveStopNames(ctx, state, names) : [...ctx.project.services.keys(), ...orphanServices(ctx, state).map((o) => o.service)];
+  const defined = requested.filter((n) => ctx.project.services.has(n));
+  const orphans = requested.filter((n) => !ctx.project.services.has(n));
+  const targets = [...orphans, ...dependencyOrder(ctx.project, withDependents(ctx.project, defined)).reverse()];
+  ctx.reporter.plan(targets);
+  const units = unitsOf(ctx, state, targets);
+  await reapLeftovers(ctx, units.map((u) => state.units[u]), units);
   return runGraph<StopClaim[], Tx>({
     nodes: targets,
     transact: (fn) => commit(ctx, fn),
     // Wanted down first, for all of them: a reconciler must not revive what we are about to stop.
     prepare: (tx) => {
-      for (const n of targets) for (const u of unitNames(ctx.project.services.get(n)!, tx.state)) tx.unit(u).wanted = "down";
+      for (const u of unitsOf(ctx, tx.state, targets)) tx.unit(u).wanted = "down";
     },
     maxParallel: Number.POSITIVE_INFINITY,
     // A service stops only after everything that depends on it (or is ordered after it) has stopped.
     prerequisites: (node) =>
-      [...ctx.project.services.values()]
-        .filter((s) => node in s.dependsOn || s.after.includes(node) || ctx.project.services.get(node)!.before.includes(s.name))
-        .map((s) => ({ name: s.name, hard: false })),
-    begin: (tx, nodes) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, ctx.project.services.get(n)!)])),
-    work: (node, claims) => awaitStopped(ctx, ctx.project.services.get(node)!, claims),
+      ctx.project.services.has(node)
+        ? [...ctx.project.services.values()]
+            .filter((s) => node in s.dependsOn || s.after.includes(node) || ctx.project.services.get(node)!.before.includes(s.name))
+            .map((s) => ({ name: s.name, hard: false }))
+        : [],
+    begin: (tx, nodes) => new Map(nodes.map((n) => [n, claimStop(ctx, tx, n)])),
+    work: (node, claims) => awaitStopped(ctx, ctx.project.services.get(node), claims),
     finish: recordStopped,
     onSettled: (node, o) => ctx.reporter.update(node, o.ok ? "ok" : "failed", o.message),
   });
 }
 
+/** The stop signal and timeout of a unit: its service's, else what was recorded when it started. */
+function stopSettings(ctx: Ctx, tx: Tx, name: string): { signal: string; timeoutMs: number } {
+  const svc = ctx.project.services.get(serviceOf(name));
+  if (svc) return { signal: svc.stopSignal, timeoutMs: svc.stopTimeoutMs };
+  const spec = tx.unit(name).spec;
+  return { signal: spec?.stop_signal ?? "SIGTERM", timeoutMs: spec?.stop_timeout_ms ?? 10_000 };
+}
+
 /**
  * Under the lock: a running, starting or stopping unit goes to stopping, owned by us. The claim to stop
- * its process, or null when it has none (then it is stopped at once).
+ * it, or null when nothing of it exists (then it is stopped at once).
  */
 export function claimUnitStop(ctx: Ctx, tx: Tx, name: string, reason: string): StopClaim | null {
   const unit = tx.unit(name);
+  unit.next_restart_at = null;
+  if (unit.state === "completed" || unit.state === "error" || unit.state === "restarting") {
+    tx.events.push(transition(name, unit, "stopped", reason));
+    return null;
+  }
+  if (unit.state === "stopped") return null;
   if (unit.state !== "stopping") tx.events.push(transition(name, unit, "stopping", reason));
-  if (unit.pid !== null && unit.start_ticks !== null) {
+  if (unit.handle !== null) {
     unit.owner_pid = ctx.self.pid;
     unit.owner_ticks = ctx.self.ticks;
-    return { unit: name, pid: unit.pid, ticks: unit.start_ticks };
+    return { unit: name, handle: unit.handle, ...stopSettings(ctx, tx, name) };
   }
   unit.owner_pid = unit.owner_ticks = null;
   tx.events.push(transition(name, unit, "stopped", "no process"));
   return null;
 }
 
-/** Under the lock: mark wanted down; running/starting units go to stopping, owned by us. */
-function claimStop(ctx: Ctx, tx: Tx, svc: Service): StopClaim[] | Outcome {
+/** Under the lock: mark wanted down; live units go to stopping, owned by us. */
+function claimStop(ctx: Ctx, tx: Tx, service: string): StopClaim[] | Outcome {
   const claims: StopClaim[] = [];
-  for (const name of unitNames(svc, tx.state)) {
+  for (const name of unitsOf(ctx, tx.state, [service])) {
     const unit = tx.unit(name);
     unit.wanted = "down";
-    unit.next_restart_at = null;
-    if (unit.state === "completed" || unit.state === "error") {
-      tx.events.push(transition(name, unit, "stopped", "sv down"));
-    } else if (unit.state === "running" || unit.state === "starting" || unit.state === "stopping") {
-      const claim = claimUnitStop(ctx, tx, name, "sv down");
-      if (claim) claims.push(claim);
-    }
+    const claim = claimUnitStop(ctx, tx, name, "sv down");
+    if (claim) claims.push(claim);
   }
   if (claims.length === 0) return { ok: true, message: "stopped" };
-  ctx.reporter.update(svc.name, "stopping", "stopping");
+  ctx.reporter.update(service, "stopping", "stopping");
   return claims;
 }
 
-/** Outside the lock: signal one unit's process group and wait for it to go, with pre_stop/post_stop hooks. */
-export async function stopUnit(ctx: Ctx, svc: Service, c: StopClaim): Promise<StopResult> {
+/** Outside the lock: stop one unit and wait for it to go, with pre_stop/post_stop hooks (when its service is known). */
+export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim): Promise<StopResult> {
   const warnings: string[] = [];
-  const pre = await runHook(ctx, svc, c.unit, "pre_stop");
+  const backend = ctx.backends.of(c.handle);
+  if (!backend) return { unit: c.unit, handle: c.handle, forced: false, durationMs: 0, warnings: [`${c.unit}: no backend for a "${c.handle.kind}" unit in this sv`] };
+  const pre = svc && (await runHook(ctx, svc, c.unit, "pre_stop"));
   if (pre) warnings.push(pre);
-  const r = await stopGracefully(c.pid, c.ticks, svc.stopSignal, svc.stopTimeoutMs);
-  const post = await runHook(ctx, svc, c.unit, "post_stop");
+  const r = await backend.stop(c.unit, c.handle, { signal: c.signal, timeoutMs: c.timeoutMs });
+  const post = svc && (await runHook(ctx, svc, c.unit, "post_stop"));
   if (post) warnings.push(post);
-  return { unit: c.unit, pid: c.pid, forced: r.forced, durationMs: r.durationMs, warnings };
+  await backend.reap(c.unit, c.handle);
+  if (r.forced) warnings.unshift(endMessage(c.unit, { kind: "stop-timeout", timeoutMs: c.timeoutMs, signal: c.signal }));
+  return { unit: c.unit, handle: c.handle, forced: r.forced, durationMs: r.durationMs, warnings };
 }
 
 /** Outside the lock: stop every claimed unit of the service. */
-async function awaitStopped(ctx: Ctx, svc: Service, claims: StopClaim[]): Promise<Outcome> {
+async function awaitStopped(ctx: Ctx, svc: Service | undefined, claims: StopClaim[]): Promise<Outcome> {
   const results = await Promise.all(claims.map((c) => stopUnit(ctx, svc, c)));
-  const forced = results.filter((r) => r.forced);
-  const notes = [
-    ...forced.map((r) => `${r.unit} did not stop within ${svc.stopTimeoutMs} ms and was killed with SIGKILL`),
-    ...results.flatMap((r) => r.warnings),
-  ];
+  const notes = results.flatMap((r) => r.warnings);
   return { ok: true, message: notes.length ? `stopped (${notes.join("; ")})` : "stopped", data: results };
 }
 
-/** Under the lock: stopping -> stopped for a unit we stopped, if it is still that process. */
+/** Under the lock: stopping -> stopped for a unit we stopped, if it is still that unit. */
 export function recordUnitStopped(tx: Tx, r: StopResult): void {
   const unit = tx.unit(r.unit);
-  if (unit.pid !== r.pid || unit.state !== "stopping") return;
-  unit.pid = null;
-  unit.start_ticks = null;
+  if (JSON.stringify(unit.handle) !== JSON.stringify(r.handle) || unit.state !== "stopping") return;
+  unit.handle = null;
   unit.health = "unknown";
   unit.owner_pid = unit.owner_ticks = null;
   tx.events.push(transition(r.unit, unit, "stopped", r.forced ? "killed with SIGKILL after stop_timeout" : "stopped"));

@@ -1,5 +1,7 @@
 // Units: the processes of a service (one, or `name.0` … with instances), and the environment each gets.
-import type { Project, Service } from "../config/schema.ts";
+import { instancePort } from "../config/ports.ts";
+import type { Service } from "../config/schema.ts";
+import type { Ctx } from "./context.ts";
 
 /**
  * The unit names of a service: `api`, or `api.0`, `api.1` … when it has several instances. A multi-shot
@@ -35,24 +37,30 @@ export function serviceOf(unit: string): string {
 
 const envName = (name: string) => name.toUpperCase().replace(/-/g, "_");
 
-/** Addresses of dependencies (DB_HOST, DB_PORT, DB_ADDR) and PORT for a service's own port. */
-export function addressEnv(project: Project, names: Iterable<string>): Record<string, string> {
+/** The port unit `instance` of `svc` serves (port + instance; every multi-shot run: the port), if it has one. */
+export function instancePortOf(svc: Service, instance: number): number | undefined {
+  return instancePort(svc, svc.type === "multi-shot" ? 0 : instance);
+}
+
+/** Addresses of dependencies (DB_HOST, DB_PORT, DB_ADDR), as reachable from where the dependent runs. */
+export function addressEnv(ctx: Ctx, names: Iterable<string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const dep of names) {
-    const port = project.services.get(dep)?.port;
-    if (port === undefined) continue;
-    const host = "127.0.0.1";
+    const svc = ctx.project.services.get(dep);
+    if (svc?.port === undefined) continue;
+    const host = ctx.backends.for(svc).address(svc, 0).host;
     env[`${envName(dep)}_HOST`] = host;
-    env[`${envName(dep)}_PORT`] = String(port);
-    env[`${envName(dep)}_ADDR`] = `${host}:${port}`;
+    env[`${envName(dep)}_PORT`] = String(svc.port);
+    env[`${envName(dep)}_ADDR`] = `${host}:${svc.port}`;
   }
   return env;
 }
 
 /** The variables sv adds for one unit, on top of the service's own env. */
-export function unitEnv(project: Project, svc: Service, instance: number): Record<string, string> {
-  const env = addressEnv(project, Object.keys(svc.dependsOn));
-  if (svc.port !== undefined) env.PORT = String(svc.port);
+export function unitEnv(ctx: Ctx, svc: Service, instance: number): Record<string, string> {
+  const env = addressEnv(ctx, Object.keys(svc.dependsOn));
+  const port = instancePortOf(svc, instance);
+  if (port !== undefined) env.PORT = String(port);
   env.SV_SERVICE = svc.name;
   env.SV_INSTANCE = String(instance);
   return env;

@@ -1,7 +1,6 @@
-// `sv watch`: the reconciler as a loop. The services are not our children, so a crash is noticed by
-// polling, every 10 ms, one pidfd per running unit in a single poll(2) (a /proc read per unit where
-// pidfds are missing); probes run on each check's own interval.
-import { ExitWatch } from "../runtime/exits.ts";
+// `sv watch`: the reconciler as a loop. Ends are noticed through the backends' exit watchers (local:
+// one pidfd per running unit, all in one poll(2) every 10 ms); probes run on each check's own interval.
+import type { ExitWatcher, Handle } from "../backends/backend.ts";
 import { readState, type StoreState } from "../store/store.ts";
 import type { Ctx } from "./context.ts";
 import { nextScheduledStart, reconcilePass, type Report } from "./reconcile.ts";
@@ -20,25 +19,33 @@ export interface WatchOptions {
   signal: AbortSignal;
 }
 
+/** One exit watcher per backend that has one. */
+function exitWatchers(ctx: Ctx): Map<string, ExitWatcher> {
+  const out = new Map<string, ExitWatcher>();
+  for (const b of ctx.backends.all) if (b.exitWatcher) out.set(b.kind, b.exitWatcher());
+  return out;
+}
+
 /** Run until `signal` aborts. Work in flight is left to finish on its own (services are detached). */
 export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
   const busy = new Map<string, Promise<void>>();
   const lastProbe = new Map<string, number>();
-  const exits = new ExitWatch();
-  let state = readState(ctx.paths);
+  const watchers = exitWatchers(ctx);
   let nextDue: number | null = null;
   /** Take a new state: the running units to watch, and when the next scheduled restart is due. */
   const setState = (s: StoreState) => {
-    state = s;
-    const targets = new Map<string, { pid: number; ticks: number }>();
+    const targets = new Map<string, Map<string, Handle>>();
     for (const [name, unit] of Object.entries(s.units)) {
-      if (unit.state === "running" && unit.pid !== null && unit.start_ticks !== null) targets.set(name, { pid: unit.pid, ticks: unit.start_ticks });
+      if (unit.state !== "running" || unit.handle === null) continue;
+      const byKind = targets.get(unit.handle.kind) ?? new Map<string, Handle>();
+      byKind.set(name, unit.handle);
+      targets.set(unit.handle.kind, byKind);
     }
+    for (const [kind, w] of watchers) w.sync(targets.get(kind) ?? new Map());
     nextDue = nextScheduledStart(ctx, s);
-    exits.sync(targets);
     opts.onState?.(s);
   };
-  setState(state);
+  setState(readState(ctx.paths));
   // Two slots: a slow probing pass must not delay the reaction to a crash.
   const running: { full: Promise<void> | null; fast: Promise<void> | null } = { full: null, fast: null };
   let nextFull = 0;
@@ -67,15 +74,16 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
       .catch((e: Error) => opts.report(`watch: ${e.message}`))
       .finally(() => (running[slot] = null));
   };
+  const ended = () => [...watchers.values()].some((w) => w.ended().some((u) => !busy.has(u)));
 
   while (!opts.signal.aborted) {
     const now = Date.now();
     if (now >= nextFull && !running.full) {
       nextFull = now + opts.intervalMs;
       pass("full");
-    } else if (!running.fast && ((nextDue !== null && nextDue <= now) || exits.exited().some((u) => !busy.has(u)))) pass("fast");
+    } else if (!running.fast && ((nextDue !== null && nextDue <= now) || ended())) pass("fast");
     await Bun.sleep(LIVENESS_TICK_MS);
   }
   await Promise.all([running.full, running.fast]);
-  exits.close();
+  for (const w of watchers.values()) w.close();
 }

@@ -1,29 +1,15 @@
-// The transition log, .sv/events.jsonl: append (under the store lock), read the tail, follow new lines.
-import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import { STATES, type SvEvent } from "../engine/states.ts";
+// The transition log, .sv/events.jsonl: read the tail, follow new lines (the store appends: store/events.ts).
+import { STATES, type SvEvent } from "../store/unit.ts";
 import type { Paths } from "../paths.ts";
 import { followLog } from "../runtime/logs/follow.ts";
 import { readTail, type Tail } from "../runtime/logs/tail.ts";
 
-/** Past this size the log is moved to events.jsonl.1 (one old file kept) before the next append. */
-export const MAX_EVENTS_FILE_BYTES = 8 * 1024 * 1024;
 /** How often followEvents looks for new lines. */
 export const FOLLOW_POLL_MS = 100;
 
 export interface EventFilter {
   /** Service or unit names; `api` matches `api` and its instances `api.0` …, `api.0` matches only itself. */
   services?: string[];
-}
-
-/** Append events, one JSON line each, in one write. Called by the store under its lock. */
-export function appendEvents(paths: Paths, events: SvEvent[], maxBytes = MAX_EVENTS_FILE_BYTES): void {
-  if (events.length === 0) return;
-  const file = paths.eventsFile;
-  mkdirSync(dirname(file), { recursive: true });
-  // Rotation is safe here: every writer holds the store lock, and followers notice the new inode.
-  if (existsSync(file) && statSync(file).size >= maxBytes) renameSync(file, `${file}.1`);
-  appendFileSync(file, events.map((e) => `${JSON.stringify(e)}\n`).join(""));
 }
 
 /** The last `last` events (default all) matching the filter, oldest first; reads events.jsonl.1 too if needed. */

@@ -1,17 +1,19 @@
-// Command probe: run it in the service's cwd; it passes when it exits with the expected code in time.
-import { commandArgv } from "../runtime/spawn.ts";
+// Command probe: run where the service runs; it passes when it exits with the expected code in time.
+import { commandArgv } from "../config/command.ts";
+
+/** Runs argv to completion (bounded by timeoutMs); how it ended and what it wrote to stderr. */
+export type RunCommand = (
+  argv: string[],
+  timeoutMs: number,
+) => Promise<{ code: number | null; timedOut: boolean; stderr: string; error?: string }>;
+
 
 /** Resolves null on the expected exit code, else the reason. */
-export async function probeCommand(
-  command: string | string[],
-  expectedExitCode: number,
-  timeoutMs: number,
-  opts: { cwd: string; env: Record<string, string | undefined> },
-): Promise<string | null> {
-  const proc = Bun.spawn(commandArgv(command), { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "ignore", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
-  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-  if (proc.signalCode === "SIGKILL" && code !== expectedExitCode) return `health command did not finish within ${timeoutMs} ms`;
-  if (code === expectedExitCode) return null;
-  const detail = stderr.trim().split("\n").pop();
-  return `health command exited with code ${code} (expected ${expectedExitCode})${detail ? `: ${detail.slice(0, 200)}` : ""}`;
+export async function probeCommand(command: string | string[], expectedExitCode: number, timeoutMs: number, run: RunCommand): Promise<string | null> {
+  const r = await run(commandArgv(command), timeoutMs);
+  if (r.error) return `health command could not run: ${r.error}`;
+  if (r.code === expectedExitCode) return null;
+  if (r.timedOut) return `health command did not finish within ${timeoutMs} ms`;
+  const detail = r.stderr.trim().split("\n").pop();
+  return `health command exited with code ${r.code} (expected ${expectedExitCode})${detail ? `: ${detail.slice(0, 200)}` : ""}`;
 }

@@ -64,3 +64,12 @@ export function groupMembers(pgid: number, maxAgeMs = 5): number[] {
 export function selfTicks(): number {
   return readStat(process.pid)!.startTicks;
 }
+
+/** The children of `pid` (its main thread's), from /proc; empty when it has none or they cannot be read. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

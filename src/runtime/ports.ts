@@ -154,3 +154,17 @@ function readHead(file: string, maxBytes: number): string {
     closeSync(fd);
   }
 }
+
+/**
+ * Is TCP `port` taken? A bind to the wildcard address answers in microseconds (reading /proc/net/tcp walks
+ * the kernel's whole socket hash: ~10 ms); /proc is read only to name the holder of a taken port.
+ */
+export function isPortTaken(port: number): boolean {
+  try {
+    const probe = Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } });
+    probe.stop(true);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test((e as Error).message);
+  }
+}

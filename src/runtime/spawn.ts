@@ -1,56 +1,86 @@
-// Starting a service process: detached in its own session, output appended to its log, limits applied.
+// Starting a service process: detached in its own session, behind a start gate and an exit relay,
+// output appended to its log, user and limits applied.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { SvError } from "../errors.ts";
-import type { Service } from "../config/schema.ts";
 import { readStat } from "./identity.ts";
 
-export interface Spawned {
-  pid: number;
-  startTicks: number;
-  /** Settles when the process exits, while this sv is alive to see it (it is our child until we exit). */
-  exited: Promise<ExitStatus>;
+/**
+ * The relay: a /bin/sh that leads the unit's session and process group. It blocks on its stdin (the
+ * gate) until sv writes a line, which sv does only after the store has recorded it; if sv dies first
+ * the pipe closes, the read fails, and it exits "unborn" without running anything. Then it runs the
+ * service as its child and writes the child's exit status to `$0.PID.exit`, so any later sv knows
+ * how the service ended. Traps (not ignores: an ignored signal would be inherited by the service) keep
+ * it alive through a group-wide stop signal until the service has exited.
+ */
+const RELAY = [
+  'f="$0.$$.exit"',
+  'IFS= read -r go || { echo unborn >"$f"; exit 0; }',
+  "exec 0</dev/null",
+  "trap : TERM INT HUP QUIT USR1 USR2",
+  '"$@"',
+  "s=$?",
+  'echo "$s" >"$f"',
+  'exit "$s"',
+].join("\n");
+
+export interface RunAs {
+  user?: string;
+  group?: string;
 }
 
-/** argv for a command: a string runs through /bin/sh -c, a list is argv as is. */
-export function commandArgv(command: string | string[]): string[] {
-  return typeof command === "string" ? ["/bin/sh", "-c", command] : command;
-}
-
-/** uid/gid and login env of `user`/`group` from /etc/passwd and /etc/group. */
-function resolveUser(svc: Service): { uid?: number; gid?: number; env: Record<string, string> } {
-  if (svc.user === undefined && svc.group === undefined) return { env: {} };
-  if (process.getuid?.() !== 0) {
-    throw new SvError(`${svc.name}: user/group need sv to run as root`, { hint: "run sv as root, or remove user:/group: from the definition" });
-  }
-  const lookup = (file: string, name: string) =>
+/** The login env of `user` (HOME, USER, LOGNAME), and a check that user and group exist. */
+export function userEnv(name: string, runAs: RunAs): Record<string, string> {
+  if (runAs.user === undefined && runAs.group === undefined) return {};
+  if (process.getuid?.() !== 0) throw new SvError(`${name}: user/group need sv to run as root`, { hint: "run sv as root, or remove user:/group: from the definition" });
+  const lookup = (file: string, key: string) =>
     readFileSync(file, "utf8")
       .split("\n")
       .map((l) => l.split(":"))
-      .find((f) => f[0] === name || f[2] === name);
-  const out: { uid?: number; gid?: number; env: Record<string, string> } = { env: {} };
-  if (svc.user !== undefined) {
-    const pw = lookup("/etc/passwd", svc.user);
-    if (!pw) throw new SvError(`${svc.name}: user "${svc.user}" does not exist`, { hint: "check user: in the definition" });
-    out.uid = Number(pw[2]);
-    out.gid = Number(pw[3]);
-    out.env = { USER: pw[0]!, LOGNAME: pw[0]!, HOME: pw[5]! };
+      .find((f) => f[0] === key || f[2] === key);
+  if (runAs.group !== undefined && !lookup("/etc/group", runAs.group)) {
+    throw new SvError(`${name}: group "${runAs.group}" does not exist`, { hint: "check group: in the definition" });
   }
-  if (svc.group !== undefined) {
-    const gr = lookup("/etc/group", svc.group);
-    if (!gr) throw new SvError(`${svc.name}: group "${svc.group}" does not exist`, { hint: "check group: in the definition" });
-    out.gid = Number(gr[2]);
-  }
-  return out;
+  if (runAs.user === undefined) return {};
+  const pw = lookup("/etc/passwd", runAs.user);
+  if (!pw) throw new SvError(`${name}: user "${runAs.user}" does not exist`, { hint: "check user: in the definition" });
+  return { USER: pw[0]!, LOGNAME: pw[0]!, HOME: pw[5]! };
+}
+
+/**
+ * Drop to user/group with setpriv, inside the relay (which stays sv's user, to write the exit file):
+ * with the user's supplementary groups, which a bare setuid would clear.
+ */
+export function asUser(runAs: RunAs, argv: string[]): string[] {
+  if (runAs.user === undefined && runAs.group === undefined) return argv;
+  const flags: string[] = [];
+  if (runAs.user !== undefined) flags.push(`--reuid=${runAs.user}`);
+  if (runAs.group !== undefined) flags.push(`--regid=${runAs.group}`);
+  else if (runAs.user !== undefined) flags.push(`--regid=${gidOf(runAs.user)}`);
+  flags.push(runAs.user !== undefined && runAs.group === undefined ? "--init-groups" : "--clear-groups");
+  return ["setpriv", ...flags, "--", ...argv];
+}
+
+function gidOf(user: string): string {
+  const pw = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .map((l) => l.split(":"))
+    .find((f) => f[0] === user || f[2] === user);
+  return pw?.[3] ?? user;
+}
+
+export interface Limits {
+  memoryBytes?: number;
+  nofile?: number;
+  nproc?: number;
 }
 
 /** Wrap argv with prlimit so limits apply from the first instruction (setting them after spawn races). */
-function withLimits(svc: Service, argv: string[]): string[] {
-  const { memoryBytes, nofile, nproc } = svc.limits;
+export function withLimits(limits: Limits, argv: string[]): string[] {
   const flags: string[] = [];
-  if (nofile !== undefined) flags.push(`--nofile=${nofile}:${nofile}`);
-  if (nproc !== undefined) flags.push(`--nproc=${nproc}:${nproc}`);
-  if (memoryBytes !== undefined) flags.push(`--as=${memoryBytes}:${memoryBytes}`);
+  if (limits.nofile !== undefined) flags.push(`--nofile=${limits.nofile}:${limits.nofile}`);
+  if (limits.nproc !== undefined) flags.push(`--nproc=${limits.nproc}:${limits.nproc}`);
+  if (limits.memoryBytes !== undefined) flags.push(`--as=${limits.memoryBytes}:${limits.memoryBytes}`);
   return flags.length ? ["prlimit", ...flags, "--", ...argv] : argv;
 }
 
@@ -59,68 +89,91 @@ export interface SpawnOptions {
   cwd: string;
   env: Record<string, string | undefined>;
   logPath: string;
-  uid?: number;
-  gid?: number;
+  /** The relay writes the exit status (or "unborn") to `${exitPrefix}.${its pid}.exit`. */
+  exitPrefix: string;
 }
 
-/** Spawn detached (own session and process group), stdout+stderr appended to `logPath`. */
-export function spawnDetached(opts: SpawnOptions): Spawned {
+export interface Gated {
+  /** The relay: session and group leader. */
+  pid: number;
+  startTicks: number;
+  /** Let the service run. */
+  release(): Promise<void>;
+  /** Close the gate: the relay exits without running the service. */
+  abort(): void;
+  /** Settles when the relay exits, while this sv is alive to see it. */
+  exited: Promise<void>;
+}
+
+/** Is `program` something posix_spawn could run (a path that exists, or a name found on PATH)? */
+function findProgram(program: string, cwd: string, path: string | undefined): boolean {
+  if (program.includes("/")) return existsSync(program.startsWith("/") ? program : `${cwd}/${program}`);
+  return Bun.which(program, { PATH: path ?? "", cwd }) !== null;
+}
+
+/** Spawn the relay, detached (own session and group), gated, with stdout+stderr appended to `logPath`. */
+export function spawnGated(opts: SpawnOptions): Gated {
   // posix_spawn reports a missing cwd as ENOENT for the program, which would blame the command.
   if (!existsSync(opts.cwd) || !statSync(opts.cwd).isDirectory()) {
     throw new SvError(`cannot start ${opts.argv[0]}: working directory ${opts.cwd} does not exist`, { hint: "check cwd: in the definition" });
   }
+  // The relay would only report "not found" as exit code 127 in the log: say it now, plainly.
+  if (!findProgram(opts.argv[0]!, opts.cwd, opts.env.PATH)) {
+    throw new SvError(`cannot start ${opts.argv[0]}: command not found`, { hint: "check command: in the definition" });
+  }
   mkdirSync(dirname(opts.logPath), { recursive: true });
+  mkdirSync(dirname(opts.exitPrefix), { recursive: true });
   const fd = openSync(opts.logPath, "a");
-  let proc: ReturnType<typeof Bun.spawn>;
+  let proc: Bun.Subprocess<"pipe", number, number>;
   try {
-    proc = Bun.spawn(opts.argv, {
+    proc = Bun.spawn(["/bin/sh", "-c", RELAY, opts.exitPrefix, ...opts.argv], {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ["ignore", fd, fd],
+      stdio: ["pipe", fd, fd],
       detached: true,
-      uid: opts.uid,
-      gid: opts.gid,
     });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT" ? "command not found" : code === "EACCES" ? "permission denied" : code === "ENOEXEC" ? "not an executable program (missing #! line?)" : (e as Error).message;
-    throw new SvError(`cannot start ${opts.argv[0]}: ${why}`, { hint: "check command: in the definition", cause: e });
+    throw new SvError(`cannot start ${opts.argv[0]}: ${(e as Error).message}`, { hint: "check command: in the definition", cause: e });
   } finally {
     closeSync(fd);
   }
   // Without unref, sv would stay alive until the service exits.
   proc.unref();
   const stat = readStat(proc.pid);
-  const exited = proc.exited.then((code) => ({ code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null }));
-  children.set(proc.pid, exited);
-  return { pid: proc.pid, startTicks: stat?.startTicks ?? -1, exited };
+  const gate = proc.stdin;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      gate.end();
+    } catch {}
+  };
+  return {
+    pid: proc.pid,
+    startTicks: stat?.startTicks ?? -1,
+    async release() {
+      if (closed) return;
+      try {
+        gate.write("go\n");
+        await gate.flush();
+      } catch {}
+      close();
+    },
+    abort: close,
+    exited: proc.exited.then(() => undefined),
+  };
 }
 
-export type ExitStatus = { code: number | null; signal: string | null };
-
-/** Processes this sv spawned (it is their parent while it lives, so it learns how they exit). */
-const children = new Map<number, Promise<ExitStatus>>();
-
-/**
- * How a process this sv spawned exited, waiting up to `waitMs` for the runtime to reap it; undefined
- * for processes started by another sv (their exit status is lost with their parent).
- */
-export async function childExit(pid: number, waitMs = 100): Promise<ExitStatus | undefined> {
-  const exited = children.get(pid);
-  if (!exited) return undefined;
-  return Promise.race([exited, Bun.sleep(waitMs).then(() => undefined)]);
-}
-
-/** Spawn one unit of `svc` with its environment, user and limits. */
-export function spawnService(svc: Service, opts: { instance: number; logPath: string; env: Record<string, string> }): Spawned {
-  const user = resolveUser(svc);
-  return spawnDetached({
-    argv: withLimits(svc, commandArgv(svc.command)),
-    cwd: svc.cwd,
-    env: { ...process.env, ...user.env, ...svc.env, ...opts.env, SV_SERVICE: svc.name, SV_INSTANCE: String(opts.instance) },
-    logPath: opts.logPath,
-    uid: user.uid,
-    gid: user.gid,
-  });
+/** Decode what the relay wrote: a shell exit status (128+N for a signal), or "unborn". */
+export function parseExitRecord(text: string): { unborn: true } | { code: number | null; signal: string | null } | null {
+  const t = text.trim();
+  if (t === "unborn") return { unborn: true };
+  if (!/^\d{1,3}$/.test(t)) return null;
+  const status = Number(t);
+  if (status > 128 && status < 128 + 65) {
+    const name = Object.entries(require("node:os").constants.signals as Record<string, number>).find(([, n]) => n === status - 128)?.[0];
+    if (name) return { code: null, signal: name };
+  }
+  return { code: status, signal: null };
 }

@@ -3,68 +3,23 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, relative } from "node:path";
 import { SvError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
-import { HEALTHS, type Health, STATES, type State, type SvEvent, type Wanted } from "../engine/states.ts";
-import { appendEvents } from "../observe/events.ts";
+import { appendEvents } from "./events.ts";
 import { acquireLock } from "./lock.ts";
+import { HEALTHS, newUnit, STATES, type SvEvent, type Unit } from "./unit.ts";
+import { STORE_VERSION, upgradeUnitV1 } from "./upgrade.ts";
 
-/** What the store remembers of one unit (a service, or one instance `name.N`). */
-export interface Unit {
-  wanted: Wanted;
-  state: State;
-  health: Health;
-  pid: number | null;
-  /** /proc/PID/stat start time (clock ticks since boot): the pid is ours only while it matches. */
-  start_ticks: number | null;
-  since: string | null;
-  started_at: string | null;
-  restarts: number;
-  /** Consecutive failed starts, for the restart backoff. */
-  failures: number;
-  next_restart_at: string | null;
-  /** When the restart policy gave up (max_restarts reached); cleared by the next successful start. */
-  gave_up_at: string | null;
-  health_failures: number;
-  /** When the last counted health-check failure was: failures count at most once per check interval. */
-  health_failed_at: string | null;
-  exit_code: number | null;
-  last_error: string | null;
-  start_duration_s: number | null;
-  /** The sv process driving a starting/stopping unit; when it is gone, any sv may finish the job. */
-  owner_pid: number | null;
-  owner_ticks: number | null;
-}
+export { newUnit, type Unit } from "./unit.ts";
 
 export interface StoreState {
-  version: 1;
+  version: typeof STORE_VERSION;
   units: Record<string, Unit>;
 }
 
-export function newUnit(): Unit {
-  return {
-    wanted: "down",
-    state: "stopped",
-    health: "unknown",
-    pid: null,
-    start_ticks: null,
-    since: null,
-    started_at: null,
-    restarts: 0,
-    failures: 0,
-    next_restart_at: null,
-    gave_up_at: null,
-    health_failures: 0,
-    health_failed_at: null,
-    exit_code: null,
-    last_error: null,
-    start_duration_s: null,
-    owner_pid: null,
-    owner_ticks: null,
-  };
-}
+const emptyState = (): StoreState => ({ version: STORE_VERSION, units: {} });
 
 /** The current state, read without the lock (writes are atomic renames, so it is never torn). */
 export function readState(paths: Paths): StoreState {
-  if (!existsSync(paths.storeFile)) return { version: 1, units: {} };
+  if (!existsSync(paths.storeFile)) return emptyState();
   return parseState(readStoreText(paths), paths);
 }
 
@@ -104,8 +59,8 @@ const SECONDS = { what: "a number of seconds", ok: (v: unknown) => isNull(v) || 
  * group -1, which is every process on the machine.
  */
 const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) => boolean }>> = {
-  pid: PID,
-  start_ticks: INT_OR_NULL,
+  handle: { what: "null or a mapping with a `kind` (and any pid above 1)", ok: isHandle },
+  spec: { what: "null or a mapping", ok: (v) => isNull(v) || (typeof v === "object" && !Array.isArray(v)) },
   owner_pid: PID,
   owner_ticks: INT_OR_NULL,
   exit_code: INT_OR_NULL,
@@ -123,6 +78,13 @@ const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) 
 
 const FIELD_CHECK_LIST = Object.entries(FIELD_CHECKS);
 
+function isHandle(v: unknown): boolean {
+  if (v === null) return true;
+  if (typeof v !== "object" || Array.isArray(v) || typeof (v as { kind?: unknown }).kind !== "string") return false;
+  const { pid, pgid } = v as { pid?: unknown; pgid?: unknown };
+  return (pid === undefined || PID.ok(pid)) && (pgid === undefined || PID.ok(pgid));
+}
+
 function parseState(text: string, paths: Paths): StoreState {
   let data: unknown;
   try {
@@ -131,16 +93,19 @@ function parseState(text: string, paths: Paths): StoreState {
   } catch (e) {
     throw corrupt(paths, `not valid YAML (${(e as Error).message})`);
   }
-  if (data === null || data === undefined) return { version: 1, units: {} };
+  if (data === null || data === undefined) return emptyState();
   if (typeof data !== "object" || Array.isArray(data)) throw corrupt(paths, "expected a mapping with `version` and `services`");
   const doc = data as { version?: unknown; services?: unknown };
-  if (doc.version !== 1) throw corrupt(paths, `unknown version ${JSON.stringify(doc.version)} (expected 1)`);
+  if (doc.version !== 1 && doc.version !== STORE_VERSION) {
+    throw corrupt(paths, `unknown version ${JSON.stringify(doc.version)} (this sv reads versions 1 and ${STORE_VERSION}; a newer sv may have written it)`);
+  }
   const raw = doc.services ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw corrupt(paths, "`services` must be a mapping");
   const units: Record<string, Unit> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== "object" || value === null) throw corrupt(paths, `services.${name} must be a mapping`);
-    const unit = { ...newUnit(), ...(value as Partial<Unit>) };
+    const fields = doc.version === 1 ? upgradeUnitV1(value as Record<string, unknown>) : value;
+    const unit = { ...newUnit(), ...(fields as Partial<Unit>) };
     if (!STATES.includes(unit.state)) throw corrupt(paths, `services.${name}.state "${unit.state}" is not a state`);
     if (!HEALTHS.includes(unit.health)) throw corrupt(paths, `services.${name}.health "${unit.health}" is not a health`);
     if (unit.wanted !== "up" && unit.wanted !== "down") throw corrupt(paths, `services.${name}.wanted must be up or down`);
@@ -148,7 +113,7 @@ function parseState(text: string, paths: Paths): StoreState {
     if (bad) throw corrupt(paths, `services.${name}.${bad[0]} must be ${bad[1].what}`);
     units[name] = unit;
   }
-  return { version: 1, units };
+  return { version: STORE_VERSION, units };
 }
 
 function parseJsonOrYaml(text: string): unknown {
@@ -167,7 +132,7 @@ function parseJsonOrYaml(text: string): unknown {
 function serialize(state: StoreState): string {
   const names = Object.keys(state.units).sort((a, b) => a.localeCompare(b));
   const lines = names.map((n) => `  ${JSON.stringify(n)}: ${JSON.stringify(state.units[n])}`);
-  return `{"version": 1, "services": {\n${lines.join(",\n")}\n}}\n`;
+  return `{"version": ${STORE_VERSION}, "services": {\n${lines.join(",\n")}\n}}\n`;
 }
 
 /** Temp file, fsync, rename, fsync the directory: a crash leaves the old file or the new one, never a mix. */
@@ -211,7 +176,7 @@ export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOp
   const lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
   try {
     const before = existsSync(paths.storeFile) ? readStoreText(paths) : "";
-    const state = before ? parseState(before, paths) : { version: 1 as const, units: {} };
+    const state = before ? parseState(before, paths) : emptyState();
     const tx: Tx = { state, events: [], unit: (name) => (state.units[name] ??= newUnit()) };
     const result = fn(tx);
     // An async fn would run on after the unlock, changing a state that is no longer ours to write.

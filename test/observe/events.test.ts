@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { formatEvent, formatTimestamp } from "../../src/commands/events.ts";
 import type { SvEvent } from "../../src/engine/states.ts";
-import { appendEvents, followEvents, readEvents } from "../../src/observe/events.ts";
+import { followEvents, readEvents } from "../../src/observe/events.ts";
+import { appendEvents } from "../../src/store/events.ts";
 import { type Paths, projectPaths } from "../../src/paths.ts";
 import { SV, fixtureCommand, freePort, sv, tempProject, waitFor } from "../helpers/project.ts";
 

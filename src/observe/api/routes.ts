@@ -51,13 +51,13 @@ export async function handleRequest(req: Request, srv: Server<unknown>, deps: Ro
     case "metrics":
       return new Response(renderMetrics(project, readState(ctx.paths)), { headers: { "Content-Type": METRICS_CONTENT_TYPE } });
     case "services":
-      return json(200, { services: unitStatuses(project, readState(ctx.paths)) });
+      return json(200, { services: unitStatuses(ctx, readState(ctx.paths)) });
     case "service": {
       const state = readState(ctx.paths);
       const units = resolveUnits(project, state, route.name);
       if (!units) return unknownService(route.name);
       const service = project.services.has(route.name) ? route.name : serviceOf(route.name);
-      return json(200, { services: unitStatuses(project, state, [service]).filter((r) => units.includes(r.name)) });
+      return json(200, { services: unitStatuses(ctx, state, [service]).filter((r) => units.includes(r.name)) });
     }
     case "logs": {
       const units = resolveUnits(project, readState(ctx.paths), route.name);

@@ -1,0 +1,129 @@
+// The seam between the engine and wherever a unit runs: local processes, containers, ssh hosts, fakes.
+// The engine asks a backend; it never touches a pid, a container id, a socket or a log path itself.
+import type { Service } from "../config/schema.ts";
+import type { Handle } from "../store/unit.ts";
+
+export type { Handle } from "../store/unit.ts";
+
+/** How a unit's main process ended. `code` and `signal` are null when unknown. */
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** What a backend sees when it looks at a unit. */
+export interface Inspection {
+  alive: boolean;
+  /** How it ended (when not alive), if the backend knows; undefined when it truly cannot be known. */
+  exit?: Exit;
+  /** It never ran the service's command: its start was abandoned before `release` (the gate closed). */
+  unborn?: boolean;
+  /** The process id users see (the service's main process), when there is one. */
+  pid: number | null;
+}
+
+/** Everything needed to create one unit of a service. */
+export interface StartRequest {
+  unit: string;
+  svc: Service;
+  instance: number;
+  /** The variables sv adds (addresses, PORT, SV_SERVICE, SV_INSTANCE), on top of the service's env. */
+  env: Record<string, string>;
+  /** The port the unit will serve, checked free before creating it. */
+  port?: number;
+}
+
+/**
+ * A created unit that does not run the service's command yet. The engine records `handle` in the store,
+ * then calls `release`; if the recording fails (or sv dies first), the unit never runs: `abort`, or the
+ * gate closing by itself when sv is gone, undoes it.
+ */
+export interface Started {
+  handle: Handle;
+  release(): Promise<void>;
+  abort(): Promise<void>;
+  /** Settles when the unit ends while this sv lives (it is the parent): exact, and sooner than inspect. */
+  exited?: Promise<Exit>;
+}
+
+export interface StopOptions {
+  signal: string;
+  timeoutMs: number;
+}
+
+export interface StopOutcome {
+  /** It had to be killed after `timeoutMs`. */
+  forced: boolean;
+  /** Nothing of ours was running. */
+  wasRunning: boolean;
+  durationMs: number;
+}
+
+/** A command run where the service runs: hooks, command probes, on_failure commands. */
+export interface ExecRequest {
+  unit: string;
+  svc: Service;
+  argv: string[];
+  env: Record<string, string | undefined>;
+  timeoutMs: number;
+  /** "log": output appended to the unit's log; "capture": stdout discarded, stderr returned. */
+  output: "log" | "capture";
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** With output "capture": what it wrote to stderr. */
+  stderr: string;
+  /** It could not be run at all (not found, no permission …). */
+  error?: string;
+}
+
+/** Where a unit is reached by probes and by its dependents. */
+export interface Address {
+  host: string;
+}
+
+/** A unit's log, where the backend keeps one. */
+export interface LogAccess {
+  /** The last `lines` lines. */
+  tail(unit: string, lines: number): string[];
+  /** Does the unit have a log at all? */
+  exists(unit: string): boolean;
+  /** The file a follower may read (local logs); null where logs are not files. */
+  file(unit: string): string | null;
+  /** Rotate if it outgrew `maxBytes`, keeping `keep` old ones; the size rotated, or 0. */
+  rotate(unit: string, maxBytes: number, keep: number): number;
+}
+
+export interface Backend {
+  /** The `kind` of the handles it creates, and its name in specs. */
+  readonly kind: string;
+  /** Does this backend run `svc`? (Chosen by its keys: image → containers, host → ssh, else local.) */
+  runs(svc: Service): boolean;
+  /** Create the unit, gated: it must not run the service's command before `release`. */
+  start(req: StartRequest): Promise<Started>;
+  /** Is it alive, and how did it end? `unit` names the unit the handle belongs to. */
+  inspect(unit: string, handle: Handle): Promise<Inspection>;
+  /** The stop signal, up to `timeoutMs`, then a kill; resolves once nothing of it is left. */
+  stop(unit: string, handle: Handle, opts: StopOptions): Promise<StopOutcome>;
+  /** Kill it now and wait until it is gone. */
+  kill(unit: string, handle: Handle): Promise<void>;
+  /** Remove what a unit that ended left behind (stray children holding its port, exit records). */
+  reap(unit: string, handle: Handle): Promise<void>;
+  exec(req: ExecRequest): Promise<ExecResult>;
+  address(svc: Service, instance: number): Address;
+  logs: LogAccess;
+  /** For `sv watch`: notice ends at once (pidfds), where the backend can; else watch polls inspect. */
+  exitWatcher?(): ExitWatcher;
+}
+
+/** Tracks a set of units and says which have ended since. */
+export interface ExitWatcher {
+  /** Watch exactly these units (unit -> handle). */
+  sync(targets: Map<string, Handle>): void;
+  /** Units that have ended. */
+  ended(): string[];
+  close(): void;
+}

@@ -1,0 +1,135 @@
+// The local backend: each unit is a process group on this machine, led by a gated exit relay.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SvError } from "../../errors.ts";
+import { logFile, type Paths } from "../../paths.ts";
+import { ExitWatch } from "../../runtime/exits.ts";
+import { childrenOf, isSameProcess } from "../../runtime/identity.ts";
+import { hasLog } from "../../runtime/logs/files.ts";
+import { rotateLog } from "../../runtime/logs/rotate.ts";
+import { tailLog } from "../../runtime/logs/tail.ts";
+import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
+import { killGroup, stopGracefully } from "../../runtime/signals.ts";
+import { commandArgv } from "../../config/command.ts";
+import { asUser, parseExitRecord, spawnGated, userEnv, withLimits } from "../../runtime/spawn.ts";
+import type { Backend, Handle, Inspection, StartRequest, Started } from "../backend.ts";
+import { execLocal } from "./exec.ts";
+
+/** A local unit: the relay's pid (its group id) and start time; `pid` is the service's own process once known. */
+export interface ProcessHandle extends Handle {
+  kind: "process";
+  pid: number;
+  pgid: number;
+  ticks: number;
+  /** Started behind the relay (sv ≥ 0.2): its exit status is recorded. Units of sv 0.1 have none. */
+  relay: boolean;
+}
+
+export function isProcessHandle(h: Handle): h is ProcessHandle {
+  return h.kind === "process" && typeof h.pgid === "number" && typeof h.ticks === "number";
+}
+
+function asProcess(h: Handle): ProcessHandle {
+  if (!isProcessHandle(h)) throw new Error(`bug: the local backend was given a ${h.kind} handle`);
+  return h;
+}
+
+export function createLocalBackend(paths: Paths): Backend {
+  const runDir = join(paths.stateDir, "run");
+  const exitFile = (unit: string, pgid: number) => join(runDir, `${unit}.${pgid}.exit`);
+
+  return {
+    kind: "process",
+    runs: () => true,
+
+    async start(req: StartRequest): Promise<Started> {
+      const { svc } = req;
+      if (req.port !== undefined && isPortTaken(req.port)) {
+        const holder = findPortHolder(req.port) ?? { pid: null, command: null, inode: 0 };
+        throw new SvError(`${req.unit}: ${describePortHolder(req.port, holder)}`, { hint: "stop that process, or give the service another port:" });
+      }
+      const env = { ...process.env, ...userEnv(svc.name, svc), ...svc.env, ...req.env };
+      const gated = spawnGated({
+        argv: withLimits(svc.limits, asUser(svc, commandArgv(svc.command))),
+        cwd: svc.cwd,
+        env,
+        logPath: logFile(paths, req.unit),
+        exitPrefix: join(runDir, req.unit),
+      });
+      const handle: ProcessHandle = { kind: "process", pid: gated.pid, pgid: gated.pid, ticks: gated.startTicks, relay: true };
+      return {
+        handle,
+        release: () => gated.release(),
+        async abort() {
+          gated.abort();
+          await killGroup(gated.pid, gated.startTicks);
+          rmSync(exitFile(req.unit, gated.pid), { force: true });
+        },
+        exited: gated.exited.then(() => readExit(req.unit, handle)),
+      };
+    },
+
+    async inspect(unit: string, h: Handle): Promise<Inspection> {
+      const handle = asProcess(h);
+      if (isSameProcess(handle.pgid, handle.ticks)) {
+        const main = handle.relay ? (childrenOf(handle.pgid)[0] ?? handle.pid) : handle.pid;
+        return { alive: true, pid: main };
+      }
+      const record = handle.relay ? readRecord(unit, handle) : null;
+      if (record && "unborn" in record) return { alive: false, unborn: true, pid: null };
+      return { alive: false, exit: record ?? undefined, pid: handle.pid };
+    },
+
+    async stop(_unit, h, opts) {
+      const handle = asProcess(h);
+      return stopGracefully(handle.pgid, handle.ticks, opts.signal as NodeJS.Signals, opts.timeoutMs);
+    },
+
+    async kill(_unit, h) {
+      const handle = asProcess(h);
+      await killGroup(handle.pgid, handle.ticks);
+    },
+
+    async reap(unit, h) {
+      const handle = asProcess(h);
+      await killGroup(handle.pgid, handle.ticks);
+      rmSync(exitFile(unit, handle.pgid), { force: true });
+    },
+
+    exec: (req) => execLocal(req, logFile(paths, req.unit)),
+    address: () => ({ host: "127.0.0.1" }),
+    exitWatcher() {
+      const watch = new ExitWatch();
+      return {
+        sync: (targets) => watch.sync(new Map([...targets].filter(([, h]) => isProcessHandle(h)).map(([u, h]) => [u, { pid: h.pgid as number, ticks: h.ticks as number }]))),
+        ended: () => watch.exited(),
+        close: () => watch.close(),
+      };
+    },
+
+    logs: {
+      tail: (unit, lines) => tailLog(logFile(paths, unit), lines),
+      exists: (unit) => hasLog(logFile(paths, unit)),
+      file: (unit) => logFile(paths, unit),
+      rotate(unit, maxBytes, keep) {
+        const r = rotateLog(logFile(paths, unit), maxBytes, keep);
+        return r.rotated ? r.bytes : 0;
+      },
+    },
+  };
+
+  function readRecord(unit: string, handle: ProcessHandle) {
+    const file = exitFile(unit, handle.pgid);
+    if (!existsSync(file)) return null;
+    try {
+      return parseExitRecord(readFileSync(file, "utf8"));
+    } catch {
+      return null;
+    }
+  }
+
+  function readExit(unit: string, handle: ProcessHandle) {
+    const r = readRecord(unit, handle);
+    return r && !("unborn" in r) ? r : { code: null, signal: null };
+  }
+}
