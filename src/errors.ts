@@ -1,7 +1,8 @@
 // Every error a user can cause is an SvError: one line, a hint, an exit code, no stack.
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3 } as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+/** One of EXIT, or 128+N after signal N (the shell's convention: Ctrl-C is 130, SIGTERM 143, SIGHUP 129). */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT] | number;
 
 export class SvError extends Error {
   readonly exitCode: ExitCode;
@@ -40,6 +41,14 @@ export class LockedError extends SvError {
   constructor(message: string, hint?: string) {
     super(message, { hint, exitCode: EXIT.locked });
     this.name = "LockedError";
+  }
+}
+
+/** A waiting command was interrupted by a signal: what it started or stopped stays recorded. */
+export class Interrupted extends SvError {
+  constructor(signal: NodeJS.Signals, message: string, hint?: string) {
+    super(message, { hint, exitCode: 128 + ((require("node:os") as typeof import("node:os")).constants.signals[signal] ?? 0) });
+    this.name = "Interrupted";
   }
 }
 

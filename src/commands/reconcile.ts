@@ -3,6 +3,7 @@ import { BatchFailure } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
 import { nextScheduledStart, reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
 import { warningsReporter } from "../output/progress.ts";
+import { logger } from "../output/logger.ts";
 import { output } from "../output/style.ts";
 import { rootArgs } from "./_args.ts";
 
@@ -18,7 +19,8 @@ export default defineCommand({
   },
   args: { ...rootArgs },
   async run({ args }) {
-    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
+    const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter, fromStore: true });
+    if (ctx.configError) logger.warn(`the configuration cannot be loaded (${ctx.configError}); observing what the store recorded, restarting nothing`);
     if (args["wait-lock"] !== false) ctx.lockWaitMs = RECONCILE_LOCK_WAIT_MS;
     const lines: string[] = [];
     const report = (line: string) => {

@@ -1,5 +1,7 @@
 // What every engine operation is given: the project, its paths, who we are, and where progress goes.
+import { resolve } from "node:path";
 import { loadProject } from "../config/load.ts";
+import { ConfigError, SvError } from "../errors.ts";
 import type { Project } from "../config/schema.ts";
 import { findRoot, type Paths, projectPaths } from "../paths.ts";
 import { type Backends, createBackends } from "../backends/registry.ts";
@@ -31,10 +33,22 @@ export interface Ctx {
 
 export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
 
-/** Find the project, load and validate its config, and describe this sv process. */
-export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter }): Promise<Ctx> {
+/**
+ * Find the project, load and validate its config, and describe this sv process. With `fromStore`, a
+ * config that cannot be loaded is no error: the context has no services (every recorded unit is an
+ * orphan, stopped and shown from what the store recorded) and says why in `configError`.
+ */
+export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter; fromStore?: boolean }): Promise<Ctx> {
   const root = findRoot(process.cwd(), opts.root || process.env.SV_ROOT || undefined);
-  const project = await loadProject(root);
+  let project: Project;
+  let configError: string | undefined;
+  try {
+    project = await loadProject(root);
+  } catch (e) {
+    if (!opts.fromStore || !(e instanceof SvError)) throw e;
+    configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
+    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false } };
+  }
   const paths = projectPaths(root, project.stateDir);
   return {
     project,
@@ -43,5 +57,6 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     self: whoAmI(),
     lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
     backends: createBackends(paths),
+    configError,
   };
 }

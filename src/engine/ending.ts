@@ -18,7 +18,7 @@ export function endMessage(unit: string, ending: Ending, whileStarting = false):
   switch (ending.kind) {
     case "exit": {
       const e = ending.exit;
-      if (!e || (e.code === null && e.signal === null)) return `${unit} exited${during} (exit status unknown: it was started by an sv without the exit relay)`;
+      if (!e || (e.code === null && e.signal === null)) return `${unit} ended${during} (exit status unknown)`;
       return e.signal ? `${unit} was killed by ${e.signal}${during}` : `${unit} exited with code ${e.code}${during}`;
     }
     case "start-timeout":

@@ -43,7 +43,7 @@ export function killRecorded(root: string): void {
   let recorded: { pid: number; ticks: number | null }[];
   try {
     const text = readFileSync(store, "utf8");
-    const units = Object.values((Bun.YAML.parse(text) as { services?: Record<string, { pid?: unknown; start_ticks?: unknown }> }).services ?? {});
+    const units = Object.values((Bun.YAML.parse(text) as { services?: Record<string, { pid?: unknown; start_ticks?: unknown; handle?: { pgid?: unknown; ticks?: unknown } }> }).services ?? {}).map((u) => (u?.handle ? { pid: u.handle.pgid, start_ticks: u.handle.ticks } : u));
     recorded = units.filter((u) => typeof u?.pid === "number").map((u) => ({ pid: u.pid as number, ticks: typeof u.start_ticks === "number" ? u.start_ticks : null }));
   } catch {
     return;

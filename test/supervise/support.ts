@@ -89,9 +89,15 @@ export function unitEvents(root: string, unit: string): Omit<EventLine, "ts">[] 
     .map(({ ts: _, ...rest }) => rest);
 }
 
-/** SIGKILL a service's whole process group, as the OOM killer or an operator might. */
+/** SIGKILL the whole process group of a service's pid (its relay too), as the OOM killer or an operator might. */
 export function killGroup(pid: number): void {
-  process.kill(-pid, "SIGKILL");
+  process.kill(-groupOf(pid), "SIGKILL");
+}
+
+/** The process group of `pid`, from /proc (a service's group is led by its sv relay). */
+export function groupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
 }
 
 export const at = (root: string, path: string) => join(root, path);
