@@ -37,7 +37,7 @@ test("the example stack comes up in order, reports status, and goes down leaving
   const heal = await sv(p.root, ["reconcile"], { env });
   const crashed = "db was killed by SIGKILL";
   // A first crash is restarted at once: no backoff wait, no "restart in" line.
-  expect(heal.stdout).toBe(`db: running -> restarting (${crashed}; restarting)\ndb: restarting: ${crashed}\ndb: running (health check passed)\n`);
+  expect(heal.stdout).toBe(`db: running -> restarting (${crashed})\ndb: restarting: ${crashed}\ndb: running (health check passed)\n`);
   expect(heal.code).toBe(0);
   const healed = await status(p.root);
   expect(healed.map((s) => [s.name, s.state, s.health, s.restarts])).toEqual([

@@ -34,7 +34,7 @@ export function afterEnd(svc: Service | undefined, unit: Unit, clean: boolean, w
   }
   // A clean exit is no failure, so it never gives up; it waits restart_delay, so an instantly exiting command cannot spin.
   const delay = clean ? svc.restartDelayMs : restartDelayMs(unit.failures, svc.restartDelayMs, svc.restartMaxDelayMs);
-  return { to: "restarting", at: now + delay, reason: delay > 0 ? `${why}; restart in ${delay} ms (attempt ${unit.restarts + 1})` : `${why}; restarting` };
+  return { to: "restarting", at: now + delay, reason: delay > 0 ? `${why}; restart in ${delay} ms (attempt ${unit.restarts + 1})` : why };
 }
 
 export interface PlanOptions {
