@@ -195,7 +195,8 @@ export function unhealthyWanted(ctx: Ctx, state: StoreState): string[] {
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
     if (!svc || unit.wanted !== "up") continue;
-    const fine = (unit.state === "running" && unit.health !== "unhealthy") || (unit.state === "completed" && svc.type !== "simple");
+    // A unit that completed (exited 0) and that its policy leaves alone is done, not failing.
+    const fine = (unit.state === "running" && unit.health !== "unhealthy") || unit.state === "completed";
     if (!fine) bad.push(`${name} is ${unit.state}${unit.state === "running" ? ` (${unit.health})` : ""}`);
   }
   return bad;
