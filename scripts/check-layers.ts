@@ -41,12 +41,6 @@ const FORBIDDEN: { from: string; to: string; why: string }[] = [{ from: "engine/
 
 /** Known violations, printed as warnings instead of failing. Remove an entry once its import is gone. */
 const ALLOWED: { from: string; to: string; why: string }[] = [
-  // being removed by the backend seam work
-  { from: "store/store.ts", to: "engine/states.ts", why: "being removed by the backend seam work" },
-  { from: "store/store.ts", to: "observe/events.ts", why: "being removed by the backend seam work" },
-  { from: "engine/", to: "runtime/", why: "being removed by the backend seam work" },
-  // config/validate.ts is being rewritten; then it imports ./graph.ts and engine/graph.ts (a re-export) goes
-  { from: "config/validate.ts", to: "engine/graph.ts", why: "config/validate.ts should import ./graph.ts (then delete engine/graph.ts)" },
 ];
 
 interface Edge {

@@ -1,7 +1,7 @@
 // Cross-service rules: unknown references, self references, cycles, conditions that cannot hold, probes without a target, shared ports.
 import { dirname, relative } from "node:path";
 import { didYouMean } from "../errors.ts";
-import { type Edges, findCycle } from "../engine/graph.ts";
+import { type Edges, findCycle } from "./graph.ts";
 import { MAX_PORT } from "./ports.ts";
 import type { Problem, Seg } from "./problems.ts";
 import type { Refs, Service } from "./schema.ts";
