@@ -5,7 +5,7 @@ import type { SvEvent } from "../../src/engine/states.ts";
 import { followEvents, readEvents } from "../../src/observe/events.ts";
 import { appendEvents } from "../../src/store/events.ts";
 import { type Paths, projectPaths } from "../../src/paths.ts";
-import { SV, fixtureCommand, freePort, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { SV, events, fixtureCommand, freePort, isAlive, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 let seq = 0;
 function ev(service: string, reason = `r${++seq}`, over: Partial<SvEvent> = {}): SvEvent {
@@ -171,6 +171,10 @@ describe("formatEvent", () => {
     const e: SvEvent = { ts: local, service: "db", from: "running", to: "running", reason: "unhealthy: connection refused", pid: null };
     expect(formatEvent(e)).toBe("2026-11-21 10:00:00.007  db  running                unhealthy: connection refused");
   });
+  test("a restart scheduled by the policy", () => {
+    const e: SvEvent = { ts: local, service: "api", from: "running", to: "restarting", reason: "api exited with code 1; restart in 200 ms (attempt 3)", pid: 4242 };
+    expect(formatEvent(e)).toBe("2026-11-21 10:00:00.007  api  running -> restarting  api exited with code 1; restart in 200 ms (attempt 3)  pid 4242");
+  });
   test("colour only on the state change", () => {
     const e: SvEvent = { ts: local, service: "db", from: "running", to: "error", reason: "exited", pid: null };
     expect(formatEvent(e, { color: true })).toContain("\x1b[31mrunning -> error\x1b[39m");
@@ -196,11 +200,12 @@ describe("sv events", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     const shape = lines.map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  /, "").replace(/pid \d+$/, "pid N").replace(/ +/g, " "));
+    // The intent to start is recorded before anything is created: it has no pid yet.
     expect(shape.sort()).toEqual(
       [
-        "job stopped -> starting sv up pid N",
+        "job stopped -> starting sv up",
         "job starting -> completed exited with code 0 pid N",
-        "web stopped -> starting sv up pid N",
+        "web stopped -> starting sv up",
         "web starting -> running health check passed pid N",
         "web running -> stopping sv down pid N",
         "web stopping -> stopped stopped",
@@ -218,6 +223,36 @@ describe("sv events", () => {
 
     const all = JSON.parse((await sv(p.root, ["events", "--json", "-n", "all"])).stdout);
     expect(all.events).toHaveLength(6);
+  });
+
+  test("a crash is running -> restarting with the end's reason; reconcile restarts it; down stops a restarting unit", async () => {
+    const p = tempProject({ "services/web.yml": JSON.stringify({ command: ["sleep", "1000"] }) });
+    expect((await sv(p.root, ["up", "web"])).code).toBe(0);
+    const first = (await unitStatus(p.root, "web")).pid!;
+    // Kill the service's own process (not its group): its relay records how it ended.
+    process.kill(first, "SIGKILL");
+    await waitFor(async () => (await unitStatus(p.root, "web")).state === "restarting", "web to be restarting");
+    expect((await sv(p.root, ["reconcile"])).code).toBe(0);
+    const second = await unitStatus(p.root, "web");
+    expect(second).toMatchObject({ state: "running", restarts: 1 });
+    expect(isAlive(second.pid!)).toBe(true);
+    process.kill(second.pid!, "SIGKILL");
+    await waitFor(async () => (await unitStatus(p.root, "web")).state === "restarting", "web to be restarting again");
+    expect((await sv(p.root, ["down", "web"])).code).toBe(0);
+
+    expect(events(p.root).map((e) => [e.from, e.to, e.reason, e.pid])).toEqual([
+      ["stopped", "starting", "sv up", null],
+      ["starting", "running", "started", first],
+      // The first crash restarts at once: no delay to mention.
+      ["running", "restarting", "web was killed by SIGKILL", first],
+      ["restarting", "starting", "restarting: web was killed by SIGKILL", null],
+      ["starting", "running", "started", second.pid],
+      // A consecutive failure backs off: restart_delay (default 100 ms).
+      ["running", "restarting", "web was killed by SIGKILL; restart in 100 ms (attempt 2)", second.pid],
+      ["restarting", "stopped", "sv down", second.pid],
+    ]);
+    const r = await sv(p.root, ["events", "web", "-n", "3"]);
+    expect(r.stdout.trimEnd().split("\n").map((l) => l.split(/ {2,}/)[2])).toEqual(["starting -> running", "running -> restarting", "restarting -> stopped"]);
   });
 
   test("usage errors: unknown service, bad -n", async () => {

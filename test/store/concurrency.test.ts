@@ -28,6 +28,19 @@ test("20 concurrent sv up NAME, then 20 concurrent sv down NAME, lose no update"
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
 });
 
+// The 150 ms a service without a health check must stay alive counts from when its command runs (the gate
+// opens), not from when its relay was created: waiting for the lock to record it is no proof of life.
+test("20 concurrent sv up NAME of commands that exit at once: every one fails, none is reported running", async () => {
+  const p = tempProject();
+  for (const n of NAMES) p.write(`services/${n}.yml`, JSON.stringify({ command: ["false"], restart: "no" }));
+  const ups = await Promise.all(NAMES.map((n) => svBackground(p.root, ["up", n], { timeoutMs: 60_000 }).done));
+  expect(ups.filter((r) => r.code !== 1).map((r) => r.stdout)).toEqual([]);
+  const reported = ups.map((r, i) => `${NAMES[i]}: ${r.code} ${r.stdout}${r.stderr}`.trim());
+  expect(reported).toEqual(NAMES.map((n) => `${n}: 1 ✘ ${n}: ${n} exited with code 1 while starting\n✘ up: 1 of 1 service failed`));
+  expect((await status(p.root)).map((s) => [s.name, s.state, s.last_error])).toEqual(NAMES.map((n) => [n, "error", `${n} exited with code 1 while starting`]));
+  expect(events(p.root).filter((e) => e.to === "running")).toEqual([]);
+});
+
 test("20 concurrent sv up and sv down on different services at the same time", async () => {
   const p = tempProject();
   for (const n of NAMES) p.write(`services/${n}.yml`, JSON.stringify({ command: ["sleep", "1000"] }));

@@ -3,6 +3,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { readStat } from "../../src/runtime/identity.ts";
 import { BUN, fixture, isAlive, killAfterTest, status, sv, svBackground, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 function readlinkSafe(path: string): string | null {
@@ -94,13 +95,20 @@ test("sv status, up and down of other services answer while sv up waits on a slo
   const downOther = await sv(p.root, ["down", "other", "--no-wait-lock"]);
   expect(downOther).toEqual({ code: 0, stdout: "✓ other stopped\n", stderr: "" });
 
-  // The first sv up is still waiting, and finishes once slow is ready.
-  const slowPid = (await unitStatus(p.root, "slow")).pid!;
-  expect(isAlive(slowPid)).toBe(true);
+  // The first sv up is still waiting (its unit alive, still starting), and finishes once slow is ready.
+  const waiting = await unitStatus(p.root, "slow");
+  expect(waiting.state).toBe("starting");
+  expect(isAlive(waiting.pid!)).toBe(true);
+  expect(isAlive(up.pid)).toBe(true);
   p.write("go", "");
   const r = await up.done;
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(new RegExp(`^✓ slow running \\(pid ${slowPid}\\) in [\\d.]+ m?s\\n$`));
+  const slow = await unitStatus(p.root, "slow");
+  expect(slow.state).toBe("running");
+  expect(isAlive(slow.pid!)).toBe(true);
+  // The process status shows is the one sv up reported, in the unit's own process group.
+  expect(r.stdout).toMatch(new RegExp(`^✓ slow running \\(pid ${slow.pid}\\) in [\\d.]+ m?s\\n$`));
+  expect(readStat(slow.pid!)!.pgid).toBe(readStat(waiting.pid!)!.pgid);
 });
 
 test("the lock is free while sv down waits for a service that ignores SIGTERM", async () => {
@@ -117,8 +125,10 @@ test("the lock is free while sv down waits for a service that ignores SIGTERM", 
   expect(upOther.stderr).toBe("");
   expect(upOther.code).toBe(0);
   expect(isAlive(down.pid)).toBe(true);
-  // Done waiting: kill the stubborn group ourselves; the waiting sv down sees it gone and finishes.
-  process.kill(-pid!, "SIGKILL");
+  // Done waiting: kill the stubborn group ourselves (the unit's group, led by its relay); the waiting sv down sees it gone and finishes.
+  const group = readStat(pid!)!.pgid;
+  expect(group).toBeGreaterThan(1);
+  process.kill(-group, "SIGKILL");
   const r = await down.done;
   expect(r).toEqual({ code: 0, stdout: "✓ stubborn stopped\n", stderr: "" });
 });
