@@ -41,8 +41,11 @@ export interface GraphRun<T, X> {
   record?(tx: X, created: unknown, claims: Map<string, T>): Map<string, T | Outcome>;
   /** After `record` is written, before `work`: e.g. let the created units run. */
   recorded?(claims: Map<string, T | Outcome>): Promise<void>;
-  /** Outside the lock: wait for the node's process or probe. */
-  work(node: string, claim: T): Promise<Outcome>;
+  /**
+   * Outside the lock: wait for the node's process or probe. `idle()` says the rest is a plain wait (a
+   * grace period) that should not hold one of the `maxParallel` slots.
+   */
+  work(node: string, claim: T, idle: () => void): Promise<Outcome>;
   /** Called as each node settles. */
   onSettled?(node: string, outcome: Outcome): void;
 }
@@ -70,6 +73,11 @@ export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, O
   const outcomes = new Map<string, Outcome>();
   const waiting = new Set(run.nodes);
   const inflight = new Map<string, Promise<void>>();
+  /** In flight but only waiting: they hold no slot. */
+  const idle = new Set<string>();
+  /** Set when a node turned idle since the loop last looked; `wake` ends the loop's wait for it. */
+  let woken = false;
+  let wake: () => void = () => {};
   const begun = new Set<string>();
   let settled = new Map<string, Outcome>();
   let finished = new Map<string, Outcome>();
@@ -101,7 +109,7 @@ export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, O
     for (let changed = true; changed; ) {
       changed = false;
       for (const node of waiting) {
-        if (inflight.size + startable.length >= run.maxParallel) return startable;
+        if (inflight.size - idle.size + startable.length >= run.maxParallel) return startable;
         if (!prerequisites(node).every(satisfied)) continue;
         startable.push(node);
         waiting.delete(node);
@@ -128,10 +136,16 @@ export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, O
         else {
           inflight.set(
             node,
-            run.work(node, claim).then(
-              (o) => void settled.set(node, o),
-              (e: Error) => void settled.set(node, { ok: false, message: e.message }),
-            ),
+            run
+              .work(node, claim, () => {
+                idle.add(node);
+                woken = true;
+                wake();
+              })
+              .then(
+                (o) => void settled.set(node, o),
+                (e: Error) => void settled.set(node, { ok: false, message: e.message }),
+              ),
           );
         }
       }
@@ -141,11 +155,15 @@ export async function runGraph<T, X>(run: GraphRun<T, X>): Promise<Map<string, O
       if (![...waiting].some(isReady)) throw new Error(`bug: no progress possible for ${[...waiting].join(", ")}`);
       continue;
     }
-    await Promise.race(inflight.values());
+    if (!woken) await Promise.race([...inflight.values(), new Promise<void>((r) => (wake = r))]);
+    woken = false;
     await Bun.sleep(BATCH_WINDOW_MS);
     finished = settled;
     settled = new Map();
-    for (const node of finished.keys()) inflight.delete(node);
+    for (const node of finished.keys()) {
+      inflight.delete(node);
+      idle.delete(node);
+    }
   }
   return outcomes;
 }

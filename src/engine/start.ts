@@ -54,7 +54,12 @@ export async function startServices(ctx: Ctx, names: string[], opts: StartOption
     create: (claims) => createUnits(ctx, [...claims.values()].flat().filter((c) => "intent" in c).map((c) => ({ unit: c.unit, svc: svcOf(ctx, c.unit) }))),
     record: (tx, created, claims) => recordClaims(ctx, tx, created as Created[], claims),
     recorded: (claims) => releaseAll([...claims.values()].flatMap((c) => (Array.isArray(c) ? c.filter((u) => "launched" in u) : []) as { launched: Launched }[])),
-    work: (node, claims) => awaitService(ctx, ctx.project.services.get(node)!, claims),
+    work: (node, claims, idle) => {
+      const svc = ctx.project.services.get(node)!;
+      // Without a health check, readiness is a grace period of waiting: it holds no max_parallel slot.
+      if (svc.healthCheck.type === "process" && svc.hooks.post_start === undefined && claims.every((c) => "launched" in c)) idle();
+      return awaitService(ctx, svc, claims);
+    },
     finish: (tx, results) => recordResults(ctx, tx, results),
     onSettled: (node, o) => ctx.reporter.update(node, o.ok ? "ok" : o.skipped ? "skipped" : "failed", o.message),
   });
