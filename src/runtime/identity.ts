@@ -1,9 +1,9 @@
-// Process identity from /proc: a pid is "ours" only while its start time matches and it is not a zombie.
+// Process identity from /proc: a pid is "ours" only while its start time matches and it has not ended.
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcStat {
   pid: number;
-  /** R, S, D, Z, T … (man 5 proc); Z and X are dead. */
+  /** The main thread's R, S, D, Z, T … (man 5 proc); see isDead for what Z means. */
   state: string;
   ppid: number;
   pgid: number;
@@ -24,8 +24,32 @@ export function readStat(pid: number): ProcStat | null {
   return { pid, state: f[0]!, ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), startTicks: Number(f[19]) };
 }
 
+/**
+ * Has the process ended? /proc/PID/stat shows the main thread only: a multi-threaded process (bun) whose
+ * main thread has exited shows Z while its other threads still run and hold its files and ports. So a Z
+ * is dead only once no thread of it is left that is not Z or X (read only then: the common path stays one read).
+ */
 export function isDead(stat: ProcStat | null): boolean {
-  return stat === null || stat.state === "Z" || stat.state === "X";
+  if (stat === null || stat.state === "X") return true;
+  return stat.state === "Z" && !hasLiveThread(stat.pid);
+}
+
+function hasLiveThread(pid: number): boolean {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  for (const tid of tids) {
+    if (tid === String(pid)) continue;
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1");
+      const state = text[text.lastIndexOf(")") + 2];
+      if (state !== "Z" && state !== "X") return true;
+    } catch {}
+  }
+  return false;
 }
 
 /** True when `pid` is alive and is the very process that started at `startTicks`. */
@@ -37,7 +61,7 @@ export function isSameProcess(pid: number | null, startTicks: number | null): bo
 
 let scanCache: { at: number; groups: Map<number, number[]> } | undefined;
 
-/** Live (non-zombie) members of every process group, from one /proc scan shared for a few ms. */
+/** Live (not ended) members of every process group, from one /proc scan shared for a few ms. */
 export function liveGroups(maxAgeMs = 5): Map<number, number[]> {
   const now = performance.now();
   if (scanCache && now - scanCache.at < maxAgeMs) return scanCache.groups;

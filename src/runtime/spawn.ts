@@ -1,23 +1,45 @@
 // Starting a service process: detached in its own session, behind a start gate and an exit relay,
 // output appended to its log, user and limits applied.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fs, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { constants } from "node:os";
 import { dirname } from "node:path";
 import { SvError } from "../errors.ts";
 import { readStat } from "./identity.ts";
 
 /**
+ * Signals the relay catches (a no-op trap) so that a group-wide stop signal reaches the service while the
+ * relay lives on to record how it ended: the catchable ones whose default is to terminate, except those
+ * the kernel raises for a fault of the relay's own (SEGV, BUS, FPE, ILL, TRAP, SYS). Traps with a handler,
+ * unlike ignores, are reset to the default in the service, which so inherits no ignored signal.
+ */
+const RELAY_TRAPPED = "HUP INT QUIT ABRT USR1 USR2 ALRM TERM XCPU XFSZ VTALRM PROF IO PWR";
+/** The same signals as a bit mask of /proc/PID/status (bit N-1 for signal N). */
+const TRAPPED_MASK = RELAY_TRAPPED.split(" ").reduce((m, name) => m | (1n << BigInt(constants.signals[`SIG${name}` as NodeJS.Signals] - 1)), 0n);
+/** How long spawnGated waits for the relay to set its traps; it takes about a millisecond. */
+const ARM_TIMEOUT_MS = 100;
+
+/**
  * The relay: a /bin/sh that leads the unit's session and process group. It blocks on its stdin (the
  * gate) until sv writes a line, which sv does only after the store has recorded it; if sv dies first
- * the pipe closes, the read fails, and it exits "unborn" without running anything. Then it runs the
- * service as its child and writes the child's exit status to `$0.PID.exit`, so any later sv knows
- * how the service ended. Traps (not ignores: an ignored signal would be inherited by the service) keep
- * it alive through a group-wide stop signal until the service has exited.
+ * the pipe closes, the read fails, and it exits "unborn" without running anything. A stop signal while
+ * it waits ends it unborn too (the trap is set before the read: dash's read returns on a caught signal).
+ * Then it runs the service as its child and writes the child's exit status to `$0.PID.exit`, so any
+ * later sv knows how the service ended; its traps keep it alive through a group-wide stop signal until
+ * the service has exited.
+ *
+ * The status is the shell's: 128+N for a death by signal N, which an `exit 130` of the service's own
+ * cannot be told from (POSIX sh keeps no other trace of how its child ended), so statuses 129-192 read
+ * as signals. Before its first trap is set, a signal would kill it with no record at all: spawnGated
+ * returns only once the traps are in place.
  */
 const RELAY = [
   'f="$0.$$.exit"',
+  // A record left by an earlier relay that had this pid must not speak for this one.
+  ': >"$f"',
+  `trap 'echo unborn >"$f"; exit 0' ${RELAY_TRAPPED}`,
   'IFS= read -r go || { echo unborn >"$f"; exit 0; }',
+  `trap : ${RELAY_TRAPPED}`,
   "exec 0</dev/null",
-  "trap : TERM INT HUP QUIT USR1 USR2",
   '"$@"',
   "s=$?",
   'echo "$s" >"$f"',
@@ -99,16 +121,52 @@ export interface Gated {
   startTicks: number;
   /** Let the service run. */
   release(): Promise<void>;
-  /** Close the gate: the relay exits without running the service. */
-  abort(): void;
+  /**
+   * Close the gate: the relay exits without running the service. True when the gate was still shut (the
+   * service never ran), false when it had been released already.
+   */
+  abort(): boolean;
   /** Settles when the relay exits, while this sv is alive to see it. */
   exited: Promise<void>;
 }
 
-/** Is `program` something posix_spawn could run (a path that exists, or a name found on PATH)? */
-function findProgram(program: string, cwd: string, path: string | undefined): boolean {
-  if (program.includes("/")) return existsSync(program.startsWith("/") ? program : `${cwd}/${program}`);
-  return Bun.which(program, { PATH: path ?? "", cwd }) !== null;
+/**
+ * Why posix_spawn would refuse `program` (a path, or a name looked up on PATH), in words; null when it
+ * would run it. The relay's shell would only leave a 126 or 127 in the log (and run a file without #! as
+ * a shell script), so say it now, as a direct spawn would have.
+ */
+function whyNotRunnable(program: string, cwd: string, path: string | undefined): string | null {
+  const file = program.includes("/") ? (program.startsWith("/") ? program : `${cwd}/${program}`) : Bun.which(program, { PATH: path ?? "", cwd });
+  if (file === null || !existsSync(file)) return "command not found";
+  try {
+    if (statSync(file).isDirectory()) return "permission denied";
+    accessSync(file, fs.X_OK);
+  } catch {
+    return "permission denied";
+  }
+  let head: Buffer;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      head = Buffer.alloc(4);
+      head = head.subarray(0, readSync(fd, head, 0, 4, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null; // executable but not readable by us: the kernel may still run it
+  }
+  if (head.subarray(0, 2).toString("latin1") === "#!" || head.toString("latin1") === "\x7fELF") return null;
+  // Formats registered with binfmt_misc (jars, foreign binaries …) run too: trust the kernel then.
+  return hasBinfmtHandlers() ? null : "not an executable program (missing #! line?)";
+}
+
+function hasBinfmtHandlers(): boolean {
+  try {
+    return readdirSync("/proc/sys/fs/binfmt_misc").some((e) => e !== "register" && e !== "status");
+  } catch {
+    return false;
+  }
 }
 
 /** Spawn the relay, detached (own session and group), gated, with stdout+stderr appended to `logPath`. */
@@ -117,10 +175,8 @@ export function spawnGated(opts: SpawnOptions): Gated {
   if (!existsSync(opts.cwd) || !statSync(opts.cwd).isDirectory()) {
     throw new SvError(`cannot start ${opts.argv[0]}: working directory ${opts.cwd} does not exist`, { hint: "check cwd: in the definition" });
   }
-  // The relay would only report "not found" as exit code 127 in the log: say it now, plainly.
-  if (!findProgram(opts.argv[0]!, opts.cwd, opts.env.PATH)) {
-    throw new SvError(`cannot start ${opts.argv[0]}: command not found`, { hint: "check command: in the definition" });
-  }
+  const why = whyNotRunnable(opts.argv[0]!, opts.cwd, opts.env.PATH);
+  if (why !== null) throw new SvError(`cannot start ${opts.argv[0]}: ${why}`, { hint: "check command: in the definition" });
   mkdirSync(dirname(opts.logPath), { recursive: true });
   mkdirSync(dirname(opts.exitPrefix), { recursive: true });
   const fd = openSync(opts.logPath, "a");
@@ -140,11 +196,11 @@ export function spawnGated(opts: SpawnOptions): Gated {
   // Without unref, sv would stay alive until the service exits.
   proc.unref();
   const stat = readStat(proc.pid);
+  awaitTraps(proc.pid);
   const gate = proc.stdin;
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
+  // Decided once: a release after an abort opens nothing, an abort after a release takes nothing back.
+  let gateState: "shut" | "released" | "aborted" = "shut";
+  const end = () => {
     try {
       gate.end();
     } catch {}
@@ -153,16 +209,45 @@ export function spawnGated(opts: SpawnOptions): Gated {
     pid: proc.pid,
     startTicks: stat?.startTicks ?? -1,
     async release() {
-      if (closed) return;
+      if (gateState !== "shut") return;
+      gateState = "released";
       try {
         gate.write("go\n");
         await gate.flush();
       } catch {}
-      close();
+      end();
     },
-    abort: close,
+    abort() {
+      if (gateState === "shut") {
+        gateState = "aborted";
+        end();
+      }
+      return gateState === "aborted";
+    },
     exited: proc.exited.then(() => undefined),
   };
+}
+
+/**
+ * Block (about a millisecond, at most ARM_TIMEOUT_MS) until the relay at `pid` catches the signals of
+ * RELAY_TRAPPED, or ignores them (ignored when sv was started, e.g. HUP under nohup: the shell cannot trap
+ * those), or has ended. Synchronous, so that spawnGated stays so: the wait is about as long as the spawn.
+ */
+function awaitTraps(pid: number): void {
+  const deadline = performance.now() + ARM_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "latin1");
+    } catch {
+      return;
+    }
+    const mask = (field: RegExp) => BigInt(`0x${field.exec(status)?.[1] ?? "0"}`);
+    if (/\nState:\s*[ZX]/.test(status) || ((mask(/\nSigCgt:\s*([0-9a-f]+)/) | mask(/\nSigIgn:\s*([0-9a-f]+)/)) & TRAPPED_MASK) === TRAPPED_MASK) return;
+    if (performance.now() >= deadline) return;
+    Atomics.wait(pause, 0, 0, 0.1);
+  }
 }
 
 /** Decode what the relay wrote: a shell exit status (128+N for a signal), or "unborn". */

@@ -223,15 +223,29 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
     });
 
     describe("the gate", () => {
-      test("abort before release: the command never runs, and the unit is dead", async () => {
+      test("abort before release, at once: the command never runs, and the unit is unborn", async () => {
         const s = await start("api", { kind: "run" });
+        const t0 = performance.now();
         await s.abort();
+        expect(performance.now() - t0).toBeLessThan(STOP_TIMEOUT_MS);
         await s.release();
         const seen = await ended("api", s.handle);
         await settle();
         expect(rig.runs("api")).toBe(0);
-        // Either it says so, or it kept no record: never an exit the command did not have.
-        expect(seen.unborn === true || seen.exit === undefined).toBe(true);
+        expect(seen).toMatchObject({ alive: false, unborn: true, pid: null });
+        expect(await rig.inspectElsewhere("api", s.handle)).toMatchObject({ alive: false, unborn: true });
+      });
+
+      test("a stop before release, even right after start: the command never runs, and the unit is unborn", async () => {
+        const s = await start("api", { kind: "run" });
+        const outcome = await rig.backend.stop("api", s.handle, { signal: "SIGTERM", timeoutMs: LONG_MS });
+        expect(outcome).toMatchObject({ forced: false, wasRunning: true });
+        await s.release();
+        const seen = await ended("api", s.handle);
+        expect(seen).toMatchObject({ alive: false, unborn: true, pid: null });
+        expect(await rig.inspectElsewhere("api", s.handle)).toMatchObject({ alive: false, unborn: true });
+        await settle();
+        expect(rig.runs("api")).toBe(0);
       });
 
       test("when the sv that started it dies before release, the command never runs and the unit is unborn", async () => {

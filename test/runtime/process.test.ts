@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { projectPaths } from "../../src/paths.ts";
 import { readStat } from "../../src/runtime/identity.ts";
-import { withState } from "../../src/store/store.ts";
+import { readState, withState } from "../../src/store/store.ts";
 import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, status, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 const log = (root: string, unit: string) => {
@@ -21,9 +21,12 @@ test("a service runs in its own session and process group, and outlives the sv t
   expect(await up.exited).toBe(0);
   const { pid } = await unitStatus(p.root, "db");
   const stat = readStat(pid!)!;
-  expect({ sid: stat.sid, pgid: stat.pgid }).toEqual({ sid: pid!, pgid: pid! });
-  // Its parent is no longer the sv that spawned it (that one has exited).
-  expect(stat.ppid).not.toBe(up.pid);
+  // It runs under its exit relay, which leads the session and the group.
+  const relay = readStat(stat.ppid)!;
+  expect({ sid: stat.sid, pgid: stat.pgid }).toEqual({ sid: relay.pid, pgid: relay.pid });
+  expect({ sid: relay.sid, pgid: relay.pgid }).toEqual({ sid: relay.pid, pgid: relay.pid });
+  // The relay's parent is no longer the sv that spawned it (that one has exited).
+  expect(relay.ppid).not.toBe(up.pid);
   expect(isAlive(up.pid)).toBe(false);
   expect(await isListening(port)).toBe(true);
   expect(log(p.root, "db")).toBe(`ready on ${port}\n`);
@@ -69,18 +72,19 @@ test("sv down leaves none of a service's background grandchildren behind", async
   expect((await sv(p.root, ["up"])).code).toBe(0);
   await waitFor(() => existsSync(pidsFile), "forker to write its children's pids");
   const { pid } = await unitStatus(p.root, "forker");
+  const group = readStat(pid!)!.pgid;
   const children = readFileSync(pidsFile, "utf8").trim().split(" ").map(Number);
   expect(children).toHaveLength(3);
   for (const c of children) {
     expect(isAlive(c)).toBe(true);
-    expect(readStat(c)!.pgid).toBe(pid!);
+    expect(readStat(c)!.pgid).toBe(group);
   }
   // One of them was orphaned through a subshell: its parent is no longer the service.
   expect(children.filter((c) => readStat(c)!.ppid !== pid)).toHaveLength(1);
 
   const down = await sv(p.root, ["down"]);
   expect(down).toEqual({ code: 0, stdout: "✓ forker stopped\n", stderr: "" });
-  for (const c of [pid!, ...children]) expect(isAlive(c)).toBe(false);
+  for (const c of [group, pid!, ...children]) expect(isAlive(c)).toBe(false);
 });
 
 test("a service that ignores SIGTERM is killed with SIGKILL after stop_timeout, and the message says so", async () => {
@@ -90,7 +94,7 @@ test("a service that ignores SIGTERM is killed with SIGKILL after stop_timeout, 
   await waitFor(() => log(p.root, "stubborn") === "ready\n", "stubborn to ignore SIGTERM");
   const { pid } = await unitStatus(p.root, "stubborn");
   const down = await sv(p.root, ["down"]);
-  expect(down).toEqual({ code: 0, stdout: "✓ stubborn stopped (stubborn did not stop within 300 ms and was killed with SIGKILL)\n", stderr: "" });
+  expect(down).toEqual({ code: 0, stdout: "✓ stubborn stopped (stubborn did not stop within 300 ms after SIGTERM and was killed with SIGKILL)\n", stderr: "" });
   expect(isAlive(pid!)).toBe(false);
   expect(await unitStatus(p.root, "stubborn")).toMatchObject({ state: "stopped", pid: null });
 });
@@ -103,29 +107,33 @@ test("a service that stops on SIGTERM is not reported as killed", async () => {
 });
 
 /**
- * Kill the service `unit` of project `root` behind sv's back and put an unrelated process in its place:
- * the same pid when the kernel lets us choose it (ns_last_pid, root only; retried, since other processes
- * may take it first), otherwise a fresh process written into the store over the old pid, with the old
- * start time left as it was. Either way the store names a live process that is not the service.
+ * Kill the unit `unit` of project `root` behind sv's back (its whole group, relay and all, so that no exit
+ * is recorded) and put an unrelated process in the place of its group leader: the same pid when the kernel
+ * lets us choose it (ns_last_pid, root only; retried, since other processes may take it first), otherwise
+ * a fresh process written into the store's handle over the old pid, with the old start time left as it
+ * was. Either way the store names a live process that is not the unit's.
  */
 async function impostorFor(root: string, unit: string): Promise<number> {
-  const { pid } = await unitStatus(root, unit);
-  process.kill(pid!, "SIGKILL");
-  await waitFor(() => !existsSync(`/proc/${pid}`), `pid ${pid} to be reaped`);
+  const leader = readState(projectPaths(root)).units[unit]!.handle!.pgid as number;
+  process.kill(-leader, "SIGKILL");
+  await waitFor(() => !existsSync(`/proc/${leader}`), `pid ${leader} to be reaped`);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const r = Bun.spawnSync(["sh", fixture("take-pid.sh"), String(pid)], { stdio: ["ignore", "pipe", "pipe"] });
+    const r = Bun.spawnSync(["sh", fixture("take-pid.sh"), String(leader)], { stdio: ["ignore", "pipe", "pipe"] });
     const got = Number(r.stdout.toString().trim());
     if (r.exitCode !== 0 || !got) break;
     killAfterTest(got);
     // `$!` is printed right after the fork: wait for the child to be in its own session.
     await waitFor(() => readStat(got)?.sid === got, `pid ${got} to call setsid`);
-    if (got === pid) return got;
+    if (got === leader) return got;
     process.kill(got, "SIGKILL");
   }
   const other = Bun.spawn(["setsid", "sleep", "1000"], { stdio: ["ignore", "ignore", "ignore"] });
   killAfterTest(other.pid);
   await waitFor(() => readStat(other.pid)?.sid === other.pid, "the impostor to call setsid");
-  await withState(projectPaths(root), (tx) => void (tx.unit(unit).pid = other.pid));
+  await withState(projectPaths(root), (tx) => {
+    const u = tx.unit(unit);
+    u.handle = { ...u.handle!, pid: other.pid, pgid: other.pid };
+  });
   return other.pid;
 }
 
@@ -139,7 +147,7 @@ test("a recorded pid reused by an unrelated process is reported not running", as
   expect({ pgid: stat.pgid, sid: stat.sid }).toEqual({ pgid: impostor, sid: impostor });
 
   const s = await unitStatus(p.root, "victim");
-  expect({ state: s.state, pid: s.pid, last_error: s.last_error }).toEqual({ state: "error", pid: null, last_error: "exited unexpectedly (exit status unknown: sv was not its parent)" });
+  expect({ state: s.state, pid: s.pid, last_error: s.last_error }).toEqual({ state: "error", pid: null, last_error: "victim ended (exit status unknown)" });
   expect((await sv(p.root, ["down"])).code).toBe(0);
   expect(isAlive(impostor)).toBe(true);
   expect(readStat(impostor)!.startTicks).toBe(stat.startTicks);

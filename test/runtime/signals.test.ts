@@ -2,9 +2,10 @@
 import { expect, test } from "bun:test";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { groupMembers, isSameProcess, readStat } from "../../src/runtime/identity.ts";
+import { groupMembers, isDead, isSameProcess, readStat } from "../../src/runtime/identity.ts";
+import { isPortFree } from "../../src/runtime/ports.ts";
 import { isOurGroup, killGroup, stopGracefully } from "../../src/runtime/signals.ts";
-import { fixture, isAlive, killAfterTest, tempProject, waitFor } from "../helpers/project.ts";
+import { BUN, fixture, freePort, isAlive, killAfterTest, tempProject, waitFor } from "../helpers/project.ts";
 
 /** Start argv in its own session (like a service); killed after the test. */
 function detached(argv: string[], cwd?: string) {
@@ -100,4 +101,33 @@ test("a pid with another start time is not our group and is never signalled", as
   expect(await stopGracefully(proc.pid, ticks - 1, "SIGTERM", 100)).toEqual({ forced: false, wasRunning: false, durationMs: 0 });
   await killGroup(proc.pid, ticks - 1);
   expect(isAlive(proc.pid)).toBe(true);
+});
+
+// A bun whose main thread exits (pthread_exit) while its other threads run on, still listening: what a
+// multi-threaded service looks like in the middle of its exit. It survives SIGTERM (a handler, not an ignore).
+const HALF_EXITED = `
+import { dlopen, FFIType } from "bun:ffi";
+const port = Number(process.argv[2]);
+Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+process.on("SIGTERM", () => {});
+console.log("ready");
+dlopen("libc.so.6", { pthread_exit: { args: [FFIType.ptr], returns: FFIType.void } }).symbols.pthread_exit(null);
+`;
+
+test("a process whose main thread is a zombie while another thread runs is alive, and a stop waits for all of it", async () => {
+  const p = tempProject({ "half-exited.ts": HALF_EXITED });
+  const port = freePort();
+  const proc = detached([BUN, join(p.root, "half-exited.ts"), String(port)]);
+  expect(await firstLine(proc)).toBe("ready");
+  await waitFor(() => readStat(proc.pid)?.state === "Z", "the main thread to exit");
+  const stat = readStat(proc.pid)!;
+  expect(isPortFree(port)).toBe(false);
+  expect(isDead(stat)).toBe(false);
+  expect(isSameProcess(proc.pid, stat.startTicks)).toBe(true);
+  expect(groupMembers(proc.pid, 0)).toEqual([proc.pid]);
+  // The stop signal is caught: the stop must wait out its timeout and kill, not take the zombie thread for the end.
+  const r = await stopGracefully(proc.pid, stat.startTicks, "SIGTERM", 200);
+  expect({ forced: r.forced, wasRunning: r.wasRunning }).toEqual({ forced: true, wasRunning: true });
+  expect(isPortFree(port)).toBe(true);
+  expect(isDead(readStat(proc.pid))).toBe(true);
 });

@@ -3,7 +3,20 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ExecRequest, ExecResult } from "../backend.ts";
 
-/** Run `req.argv` in the service's cwd; output to `logPath` (output "log") or stderr captured. */
+/** How long stderr may stay open after the command exits: a background child it left may hold it forever. */
+const STDERR_GRACE_MS = 100;
+/** Captured stderr keeps its last this many bytes (probes show only the last line). */
+const MAX_STDERR_BYTES = 64 << 10;
+
+/**
+ * Run `req.argv` in the service's cwd; output to `logPath` (output "log") or stderr captured.
+ *
+ * The command leads its own process group, so that the timeout reaches what it started too: Bun's own
+ * `timeout` kills only the direct child, and a pipeline or background child would then live on (and,
+ * holding stderr open, keep a capture waiting past any deadline). On timeout the whole group is
+ * SIGKILLed. On a normal exit the group is left alone: hooks that start a daemon in the background
+ * are a known pattern, and whatever it leaves is its own (stderr is then read only for a short grace).
+ */
 export async function execLocal(req: ExecRequest, logPath: string): Promise<ExecResult> {
   let fd: number | undefined;
   try {
@@ -11,16 +24,24 @@ export async function execLocal(req: ExecRequest, logPath: string): Promise<Exec
       mkdirSync(dirname(logPath), { recursive: true });
       fd = openSync(logPath, "a");
     }
+    // detached gives it a new session (and group); not unref'd, so its exit is still ours to see.
     const proc = Bun.spawn(req.argv, {
       cwd: req.svc.cwd,
       env: req.env,
       stdio: ["ignore", fd ?? "ignore", fd ?? "pipe"],
-      timeout: req.timeoutMs,
-      killSignal: "SIGKILL",
+      detached: true,
     });
-    const [code, stderr] = await Promise.all([proc.exited, fd === undefined ? new Response(proc.stderr as ReadableStream).text() : ""]);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(proc.pid);
+    }, req.timeoutMs);
+    const stderr = fd === undefined ? collect(proc.stderr as ReadableStream<Uint8Array>) : undefined;
+    const code = await proc.exited;
+    clearTimeout(timer);
+    const text = stderr ? await stderr.until(STDERR_GRACE_MS) : "";
     const signal = proc.signalCode ? String(proc.signalCode) : null;
-    return { code: signal ? null : code, signal, timedOut: signal === "SIGKILL" && proc.killed, stderr };
+    return { code: signal ? null : code, signal, timedOut: timedOut && signal === "SIGKILL", stderr: text };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "command not found" : code === "EACCES" ? "permission denied" : (e as Error).message;
@@ -28,4 +49,41 @@ export async function execLocal(req: ExecRequest, logPath: string): Promise<Exec
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** SIGKILL process group `pgid` (the exec'd command's, led by it); a group already gone is fine. */
+function killGroup(pgid: number): void {
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) return;
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {}
+}
+
+/** Read `stream` from now on (so a chatty command never blocks on a full pipe); `until` returns what came. */
+function collect(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        chunks.push(value);
+        size += value.length;
+        while (size - chunks[0]!.length >= MAX_STDERR_BYTES) size -= chunks.shift()!.length;
+      }
+    } catch {}
+  })();
+  return {
+    /** Wait up to `graceMs` for end of file, then stop reading; the text read so far (its last MAX_STDERR_BYTES). */
+    async until(graceMs: number): Promise<string> {
+      let timer: Timer | undefined;
+      await Promise.race([done, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      void reader.cancel().catch(() => {});
+      const all = Buffer.concat(chunks);
+      return all.subarray(Math.max(0, all.length - MAX_STDERR_BYTES)).toString("utf8");
+    },
+  };
 }

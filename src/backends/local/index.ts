@@ -1,5 +1,5 @@
 // The local backend: each unit is a process group on this machine, led by a gated exit relay.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SvError } from "../../errors.ts";
 import { logFile, type Paths } from "../../paths.ts";
@@ -61,9 +61,10 @@ export function createLocalBackend(paths: Paths): Backend {
         handle,
         release: () => gated.release(),
         async abort() {
-          gated.abort();
+          const neverRan = gated.abort();
           await killGroup(gated.pid, gated.startTicks);
-          rmSync(exitFile(req.unit, gated.pid), { force: true });
+          // Written once the group is gone, so no relay is left to truncate it; inspect then says unborn.
+          if (neverRan) writeFileSync(exitFile(req.unit, gated.pid), "unborn\n");
         },
         exited: gated.exited.then(() => readExit(req.unit, handle)),
       };
