@@ -169,8 +169,11 @@ function hasBinfmtHandlers(): boolean {
   }
 }
 
-/** Spawn the relay, detached (own session and group), gated, with stdout+stderr appended to `logPath`. */
-export function spawnGated(opts: SpawnOptions): Gated {
+/**
+ * Spawn the relay, detached (own session and group), gated, with stdout+stderr appended to `logPath`.
+ * Resolves once its traps are set (about a millisecond); several spawns started together wait together.
+ */
+export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
   // posix_spawn reports a missing cwd as ENOENT for the program, which would blame the command.
   if (!existsSync(opts.cwd) || !statSync(opts.cwd).isDirectory()) {
     throw new SvError(`cannot start ${opts.argv[0]}: working directory ${opts.cwd} does not exist`, { hint: "check cwd: in the definition" });
@@ -195,8 +198,9 @@ export function spawnGated(opts: SpawnOptions): Gated {
   }
   // Without unref, sv would stay alive until the service exits.
   proc.unref();
+  // After the traps: by then the relay has exec'd, and reading its stat no longer waits on the fork.
+  await awaitTraps(proc.pid);
   const stat = readStat(proc.pid);
-  awaitTraps(proc.pid);
   const gate = proc.stdin;
   // Decided once: a release after an abort opens nothing, an abort after a release takes nothing back.
   let gateState: "shut" | "released" | "aborted" = "shut";
@@ -229,14 +233,14 @@ export function spawnGated(opts: SpawnOptions): Gated {
 }
 
 /**
- * Block (about a millisecond, at most ARM_TIMEOUT_MS) until the relay at `pid` catches the signals of
+ * Wait (about a millisecond, at most ARM_TIMEOUT_MS) until the relay at `pid` catches the signals of
  * RELAY_TRAPPED, or ignores them (ignored when sv was started, e.g. HUP under nohup: the shell cannot trap
- * those), or has ended. Synchronous, so that spawnGated stays so: the wait is about as long as the spawn.
+ * those), or has ended. Asynchronous, so that the relays of a batch of starts arm in parallel.
  */
-function awaitTraps(pid: number): void {
+async function awaitTraps(pid: number): Promise<void> {
   const deadline = performance.now() + ARM_TIMEOUT_MS;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
+  for (let first = true; ; first = false) {
+    if (first) await Promise.resolve();
     let status: string;
     try {
       status = readFileSync(`/proc/${pid}/status`, "latin1");
@@ -246,7 +250,7 @@ function awaitTraps(pid: number): void {
     const mask = (field: RegExp) => BigInt(`0x${field.exec(status)?.[1] ?? "0"}`);
     if (/\nState:\s*[ZX]/.test(status) || ((mask(/\nSigCgt:\s*([0-9a-f]+)/) | mask(/\nSigIgn:\s*([0-9a-f]+)/)) & TRAPPED_MASK) === TRAPPED_MASK) return;
     if (performance.now() >= deadline) return;
-    Atomics.wait(pause, 0, 0, 0.1);
+    await Bun.sleep(0);
   }
 }
 

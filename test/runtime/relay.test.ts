@@ -7,10 +7,10 @@ import { parseExitRecord, spawnGated, type Gated } from "../../src/runtime/spawn
 import { killAfterTest, tempProject, waitFor } from "../helpers/project.ts";
 
 /** A gated relay running `script` under /bin/sh; `ran` says whether the script started. */
-function gated(script: string) {
+async function gated(script: string) {
   const p = tempProject();
   const marker = join(p.root, "ran");
-  const g = spawnGated({
+  const g = await spawnGated({
     argv: ["/bin/sh", "-c", `echo ran >>${marker}; ${script}`],
     cwd: p.root,
     env: { PATH: process.env.PATH },
@@ -30,7 +30,7 @@ const ended = async (g: Gated) => {
 };
 
 test.each(["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1"] as const)("%s before release, even at once: the relay records unborn and never runs the service", async (signal) => {
-  const r = gated("exec sleep 1000");
+  const r = await gated("exec sleep 1000");
   process.kill(-r.g.pid, signal);
   await ended(r.g);
   expect(r.record()).toBe("unborn\n");
@@ -39,7 +39,7 @@ test.each(["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1"] as const)("%s before releas
 });
 
 test("a closed gate: the relay records unborn; abort says the service never ran, a release after it opens nothing", async () => {
-  const r = gated("exec sleep 1000");
+  const r = await gated("exec sleep 1000");
   expect(r.g.abort()).toBe(true);
   await r.g.release();
   await ended(r.g);
@@ -49,7 +49,7 @@ test("a closed gate: the relay records unborn; abort says the service never ran,
 });
 
 test("an abort after release takes nothing back and says so", async () => {
-  const r = gated("exit 3");
+  const r = await gated("exit 3");
   await r.g.release();
   expect(r.g.abort()).toBe(false);
   await ended(r.g);
@@ -58,7 +58,7 @@ test("an abort after release takes nothing back and says so", async () => {
 });
 
 test("the service inherits none of the relay's traps: no signal ignored, none caught", async () => {
-  const r = gated("exec cat /proc/self/status");
+  const r = await gated("exec cat /proc/self/status");
   await r.g.release();
   await ended(r.g);
   expect(r.record()).toBe("0\n");
@@ -67,7 +67,7 @@ test("the service inherits none of the relay's traps: no signal ignored, none ca
 });
 
 test("once released, a stop signal reaches the service, and the relay lives on to record its death", async () => {
-  const r = gated("exec sleep 1000");
+  const r = await gated("exec sleep 1000");
   await r.g.release();
   await waitFor(() => r.ran(), "the service to run");
   process.kill(-r.g.pid, "SIGTERM");
@@ -81,19 +81,19 @@ test.each([
   ["ROOT/noexec.sh", "permission denied"],
   ["ROOT", "permission denied"],
   ["ROOT/garbage", "not an executable program (missing #! line?)"],
-])("spawnGated refuses %s, in words, and starts nothing", (program, why) => {
+])("spawnGated refuses %s, in words, and starts nothing", async (program, why) => {
   const p = tempProject({ "noexec.sh": "#!/bin/sh\necho hi\n", garbage: "not a program\n" });
   chmodSync(join(p.root, "garbage"), 0o755);
   const argv = [program.replace("ROOT", p.root)];
   const start = () => spawnGated({ argv, cwd: p.root, env: { PATH: process.env.PATH }, logPath: join(p.root, "log/unit.log"), exitPrefix: join(p.root, "run/unit") });
-  expect(start).toThrow(`cannot start ${argv[0]}: ${why}`);
+  await expect(start()).rejects.toThrow(`cannot start ${argv[0]}: ${why}`);
   expect(existsSync(join(p.root, "run"))).toBe(false);
 });
 
 test("spawnGated starts a script with #! and a program found on PATH", async () => {
   for (const argv of [[`${import.meta.dir}/../fixtures/forker.sh`], ["true"]]) {
     const p = tempProject();
-    const g = spawnGated({ argv, cwd: p.root, env: { PATH: process.env.PATH }, logPath: join(p.root, "log/unit.log"), exitPrefix: join(p.root, "run/unit") });
+    const g = await spawnGated({ argv, cwd: p.root, env: { PATH: process.env.PATH }, logPath: join(p.root, "log/unit.log"), exitPrefix: join(p.root, "run/unit") });
     killAfterTest(g.pid);
     expect(g.abort()).toBe(true);
     await g.exited;

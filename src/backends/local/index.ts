@@ -49,7 +49,7 @@ export function createLocalBackend(paths: Paths): Backend {
         throw new SvError(`${req.unit}: ${describePortHolder(req.port, holder)}`, { hint: "stop that process, or give the service another port:" });
       }
       const env = { ...process.env, ...userEnv(svc.name, svc), ...svc.env, ...req.env };
-      const gated = spawnGated({
+      const gated = await spawnGated({
         argv: withLimits(svc.limits, asUser(svc, commandArgv(svc.command))),
         cwd: svc.cwd,
         env,
