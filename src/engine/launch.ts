@@ -12,7 +12,7 @@ import { unitSpec } from "./definition.ts";
 import { recordEnd } from "./ended.ts";
 import { runHook } from "./hooks.ts";
 import { type Launched, awaitStarted, type UnitResult } from "./ready.ts";
-import { transition } from "./states.ts";
+import { type SvEvent, transition } from "./states.ts";
 import { instanceOf, instancePortOf, serviceOf, unitEnv } from "./units.ts";
 
 export type { UnitResult } from "./ready.ts";
@@ -164,12 +164,19 @@ export async function launchUnit(
   ctx: Ctx,
   svc: Service,
   unitName: string,
-  opts: { reason: string; countRestart: boolean; guard: (unit: Unit) => boolean },
+  opts: { reason: string; countRestart: boolean; guard: (unit: Unit) => boolean; events?: SvEvent[] },
 ): Promise<UnitResult | null> {
+  /** Run `fn` under the lock, handing the events it recorded to the caller. */
+  const record = <T>(fn: (tx: Tx) => T) =>
+    commit(ctx, (tx) => {
+      const out = fn(tx);
+      opts.events?.push(...tx.events);
+      return out;
+    });
   if (svc.startDelayMs > 0) await Bun.sleep(svc.startDelayMs);
   await reapLeftovers(ctx, [readState(ctx.paths).units[unitName]], [unitName]);
   const hookError = await runHook(ctx, svc, unitName, "pre_start");
-  const claim = await commit(ctx, (tx) => {
+  const claim = await record((tx) => {
     const unit = tx.unit(unitName);
     if (!opts.guard(unit)) return null;
     if (hookError !== null) {
@@ -182,11 +189,11 @@ export async function launchUnit(
   const fail = (reason: string): UnitResult => ({ unit: unitName, handle: null, pid: null, to: "failed", reason, exitCode: null, durationMs: 0 });
   if (!claim.intent) return fail(claim.failure!);
   const created = await createUnits(ctx, [claim.intent]);
-  const records = await commit(ctx, (tx) => recordCreated(ctx, tx, created));
+  const records = await record((tx) => recordCreated(ctx, tx, created));
   await releaseAll(records.values());
   const rec = records.get(unitName)!;
   if (!("launched" in rec)) return "lost" in rec ? null : fail(rec.failure);
   const result = await awaitStarted(ctx, svc, rec.launched);
-  const lost = await commit(ctx, (tx) => recordUnitResult(ctx, tx, result));
+  const lost = await record((tx) => recordUnitResult(ctx, tx, result));
   return lost ? { ...result, to: "failed", reason: lost } : result;
 }

@@ -136,26 +136,40 @@ async function recordResets(ctx: Ctx, decisions: Decision[]): Promise<void> {
 /** (Re)start a unit the planner says is due, unless someone else got there first. */
 async function startUnit(ctx: Ctx, svc: Service, unitName: string, reason: string, countRestart: boolean, report: Report): Promise<void> {
   report(`${unitName}: ${reason}`);
+  const events: SvEvent[] = [];
   const result: UnitResult | null = await launchUnit(ctx, svc, unitName, {
     reason,
     countRestart,
     guard: (u) => replan(ctx, svc, u)?.kind === "start",
+    events,
   });
   if (result === null) return;
   report(result.to === "failed" ? `${unitName}: start failed: ${result.reason}` : `${unitName}: ${result.to} (${result.reason})`);
+  // Giving up is decided where the failure is recorded: say so, or the cron mail never tells.
+  for (const e of events) if (e.to === "error" && e.reason !== result.reason) report(`${unitName}: ${e.reason}`);
 }
 
-/** Unhealthy (or never ready) and restartable: stop it (a failure for the backoff), then let the policy start it again. */
+/**
+ * Unhealthy (or never ready) and restartable: stop it (a failure for the backoff), then let the policy start
+ * it again. The unit keeps its state while it is stopped, owned by us (so no other sv judges it meanwhile),
+ * and its end is recorded like any other: running -> restarting (or error), naming the process stopped.
+ */
 async function restartLive(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
-  const claim = await commit(ctx, (tx) => (replan(ctx, svc, tx.unit(unitName))?.kind === "restart" ? claimUnitStop(ctx, tx, unitName, reason) : null));
+  const claim = await commit(ctx, (tx) => {
+    const unit = tx.unit(unitName);
+    if (replan(ctx, svc, unit)?.kind !== "restart" || unit.handle === null) return null;
+    unit.owner_pid = ctx.self.pid;
+    unit.owner_ticks = ctx.self.ticks;
+    return { unit: unitName, handle: unit.handle, state: unit.state, signal: svc.stopSignal, timeoutMs: svc.stopTimeoutMs };
+  });
   if (!claim) return;
   report(`${unitName}: ${reason}; restarting`);
   // A stop like any other: pre_stop/post_stop run around it (e.g. to leave a load balancer first).
-  const r = await stopUnit(ctx, svc, claim);
+  await stopUnit(ctx, svc, claim);
   const due = await commit(ctx, (tx) => {
-    recordUnitStopped(tx, r);
     const fresh = tx.unit(unitName);
-    if (fresh.state !== "stopped") return null;
+    // Someone took it over meanwhile (sv down claims it as stopping): theirs to record.
+    if (fresh.state !== claim.state || fresh.owner_pid !== ctx.self.pid || JSON.stringify(fresh.handle) !== JSON.stringify(claim.handle)) return null;
     recordEnd(tx, svc, unitName, { clean: false, reason: `${reason}; stopped for a restart` });
     return replan(ctx, svc, fresh);
   });
