@@ -1,5 +1,6 @@
-// Real processes: own session and group, surviving sv and the terminal, whole-group stops, SIGKILL after
-// stop_timeout, and a recorded pid reused by an unrelated process.
+// Real processes: own session and group (led by the unit's exit relay), surviving sv and the terminal,
+// whole-group stops, SIGKILL after stop_timeout, an exit status known to a later sv, and a recorded group
+// whose leader's pid was reused by an unrelated process.
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,8 @@ test("a service runs in its own session and process group, and outlives the sv t
   const relay = readStat(stat.ppid)!;
   expect({ sid: stat.sid, pgid: stat.pgid }).toEqual({ sid: relay.pid, pgid: relay.pid });
   expect({ sid: relay.sid, pgid: relay.pgid }).toEqual({ sid: relay.pid, pgid: relay.pid });
+  // The store names both: the service's pid (what status shows), the relay's group and start time.
+  expect(readState(projectPaths(p.root)).units.db!.handle).toEqual({ kind: "process", pid: pid!, pgid: relay.pid, ticks: relay.startTicks, relay: true });
   // The relay's parent is no longer the sv that spawned it (that one has exited).
   expect(relay.ppid).not.toBe(up.pid);
   expect(isAlive(up.pid)).toBe(false);
@@ -137,15 +140,28 @@ async function impostorFor(root: string, unit: string): Promise<number> {
   return other.pid;
 }
 
+test("a service that ends after its sv exited: a later sv knows its exit status (the relay recorded it)", async () => {
+  const p = tempProject();
+  p.write("services/job.yml", JSON.stringify({ command: ["sh", "-c", `while [ ! -f ${p.root}/go ]; do sleep 0.02; done; exit 7`], restart: "no" }));
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const group = readState(projectPaths(p.root)).units.job!.handle!.pgid as number;
+  p.write("go", "");
+  await waitFor(() => !isAlive(group), "the job's relay to exit");
+  const r = await sv(p.root, ["status", "--json"]);
+  expect(JSON.parse(r.stdout).services[0]).toMatchObject({ name: "job", state: "error", pid: null, exit_code: 7, last_error: "job exited with code 7" });
+});
+
 test("a recorded pid reused by an unrelated process is reported not running", async () => {
   const p = tempProject();
   p.write("services/victim.yml", JSON.stringify({ command: ["sleep", "1000"], restart: "no" }));
   expect((await sv(p.root, ["up"])).code).toBe(0);
   const impostor = await impostorFor(p.root, "victim");
   const stat = readStat(impostor)!;
-  // The impostor leads its own group, so signalling the recorded group would hit it.
+  // The impostor leads its own group, and the store names that group: signalling it would hit the impostor.
   expect({ pgid: stat.pgid, sid: stat.sid }).toEqual({ pgid: impostor, sid: impostor });
+  expect(readState(projectPaths(p.root)).units.victim!.handle!.pgid).toBe(impostor);
 
+  // Its relay died with it, before it could record anything: how it ended is unknown.
   const s = await unitStatus(p.root, "victim");
   expect({ state: s.state, pid: s.pid, last_error: s.last_error }).toEqual({ state: "error", pid: null, last_error: "victim ended (exit status unknown)" });
   expect((await sv(p.root, ["down"])).code).toBe(0);
