@@ -9,6 +9,8 @@ export interface ProcStat {
   pgid: number;
   sid: number;
   startTicks: number;
+  /** Threads not yet exited (field 20): 1 for a zombie whose every thread is gone. */
+  threads: number;
 }
 
 /** Parse /proc/PID/stat; fields are counted after the last ")" since comm may hold anything. */
@@ -21,17 +23,18 @@ export function readStat(pid: number): ProcStat | null {
   }
   const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
   // After comm: state(3) ppid(4) pgrp(5) session(6) … starttime(22), i.e. index field-3.
-  return { pid, state: f[0]!, ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), startTicks: Number(f[19]) };
+  return { pid, state: f[0]!, ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), startTicks: Number(f[19]), threads: Number(f[17]) };
 }
 
 /**
  * Has the process ended? /proc/PID/stat shows the main thread only: a multi-threaded process (bun) whose
  * main thread has exited shows Z while its other threads still run and hold its files and ports. So a Z
- * is dead only once no thread of it is left that is not Z or X (read only then: the common path stays one read).
+ * is dead only once no thread of it is left that is not Z or X. The threads are read only for a Z that
+ * still counts more than one (num_threads): the common path, and every plain zombie, stay one read.
  */
 export function isDead(stat: ProcStat | null): boolean {
   if (stat === null || stat.state === "X") return true;
-  return stat.state === "Z" && !hasLiveThread(stat.pid);
+  return stat.state === "Z" && (!(stat.threads > 1) || !hasLiveThread(stat.pid));
 }
 
 function hasLiveThread(pid: number): boolean {

@@ -32,12 +32,21 @@ function groupExists(pgid: number): boolean {
   }
 }
 
-/** Are live (non-zombie) processes left in our group? Scans /proc only when the leader is gone but the group is not. */
-function hasLiveMembers(pgid: number, startTicks: number): boolean {
+/**
+ * Are live (non-zombie) processes left in our group? Scans /proc only when the leader is gone but the group
+ * is not (its zombie leader not yet reaped, or stray members). One scan serves every group for a few ms
+ * (stopping 50 units at once must not scan 50 times a round): an empty answer cannot be stale, since
+ * a group being stopped gains members only by a fork of a live one, which the scan would have seen.
+ */
+function hasLiveMembers(pgid: number, startTicks: number, since: number): boolean {
   const leader = readStat(pgid);
   if (leader && !isDead(leader)) return leader.startTicks === startTicks;
-  return groupExists(pgid) && groupMembers(pgid, 0).length > 0;
+  // Only a scan made since the wait began counts (a group younger than an older scan is not in it).
+  return groupExists(pgid) && groupMembers(pgid, Math.min(SCAN_SHARE_MS, performance.now() - since)).length > 0;
 }
+
+/** How long one /proc scan answers for every group being waited on. */
+const SCAN_SHARE_MS = 4;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   // kill(-1) reaches every process we may signal and kill(-0) our own group: never, whatever a record says.
@@ -54,8 +63,9 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
  * now belongs to another process (reused once our group emptied) counts as gone, not as a straggler.
  */
 async function waitGroupEmpty(pgid: number, startTicks: number, deadline: number): Promise<boolean> {
+  const since = performance.now();
   for (let pause = 2; ; pause = Math.min(pause * 2, 20)) {
-    if (!hasLiveMembers(pgid, startTicks)) return true;
+    if (!hasLiveMembers(pgid, startTicks, since)) return true;
     if (performance.now() >= deadline) return false;
     await Bun.sleep(pause);
   }
