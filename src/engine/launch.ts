@@ -121,7 +121,10 @@ export async function releaseAll(records: Iterable<{ launched: Launched } | { lo
   await Promise.all(
     [...records].map((r) => {
       if ("lost" in r) return r.lost.abort();
-      if ("launched" in r) return (r.launched as Launched & { release(): Promise<void> }).release();
+      if (!("launched" in r)) return;
+      const l = r.launched as Launched & { release(): Promise<void> };
+      // The grace period and start_timeout count from here: what came before (the lock) is not the service's time.
+      return l.release().then(() => void (l.startedAt = performance.now()));
     }),
   );
 }
@@ -150,8 +153,9 @@ export function recordUnitResult(ctx: Ctx, tx: Tx, r: UnitResult): string | null
     return null;
   }
   recordEnd(tx, svc, r.unit, { clean: r.to === "completed", reason: r.reason, exitCode: r.exitCode });
-  // A finished multi-shot run is history, not a wish: reconcile must not keep judging it.
-  if (r.run) unit.wanted = "down";
+  // A finished multi-shot run is history, not a wish: reconcile must not keep judging it (a failed run its
+  // policy retries stays wanted until that retry ends).
+  if (r.run && (unit.state as string) !== "restarting") unit.wanted = "down";
   return null;
 }
 

@@ -34,8 +34,14 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
   await Promise.all(
     units.map(async (name) => {
       const unit = state.units[name];
-      if (!unit?.handle || !["running", "starting", "stopping"].includes(unit.state) || isOwnedByOther(unit, ctx.self)) return;
+      if (!unit || !["running", "starting", "stopping"].includes(unit.state) || isOwnedByOther(unit, ctx.self)) return;
       if (unit.owner_pid === ctx.self.pid) return;
+      // Running or stopping with nothing recorded to look at (a hand-edited or sv 0.1 record): it is gone.
+      // (Starting without a handle is an intent: its start is resumed by the planner.)
+      if (!unit.handle) {
+        if (unit.state !== "starting") out.push({ unit: name, handle: "null", state: unit.state, seen: { alive: false, pid: null } });
+        return;
+      }
       const backend = ctx.backends.of(unit.handle);
       if (!backend) return;
       const seen = await backend.inspect(name, unit.handle);

@@ -12,7 +12,9 @@ export type Action =
   /** The unit has stayed up long enough: forget its past failures. */
   | { kind: "reset-backoff"; reason: string }
   /** Stop a process that is not wanted (or finish a stop whose sv died). */
-  | { kind: "stop"; reason: string };
+  | { kind: "stop"; reason: string }
+  /** A restarting unit whose policy no longer restarts it (the definition changed): it ends where afterEnd says. */
+  | { kind: "settle"; reason: string };
 
 /** Does the restart policy restart after this end? `clean` = exited 0 / completed. */
 export function policyRestarts(svc: Service, clean: boolean): boolean {
@@ -28,7 +30,8 @@ export type AfterEnd =
 
 /** The end of a unit under its service's policy: restarting at a time, completed, error, or given up on. */
 export function afterEnd(svc: Service | undefined, unit: Unit, clean: boolean, why: string, now: number): AfterEnd {
-  if (!svc || !policyRestarts(svc, clean)) return { to: clean ? "completed" : "error" };
+  // A unit wanted down is not brought back, whatever the policy (a stop in progress, a finished multi-shot run).
+  if (!svc || unit.wanted === "down" || !policyRestarts(svc, clean)) return { to: clean ? "completed" : "error" };
   if (!clean && svc.maxRestarts > 0 && unit.failures > svc.maxRestarts) {
     return { to: "error", gaveUp: true, reason: `gave up after ${svc.maxRestarts} restarts (max_restarts): ${why}` };
   }
@@ -70,6 +73,7 @@ export function planUnit(svc: Service, unit: Unit, now: number, ownedByOther: bo
     case "completed":
       return null;
     case "restarting":
+      if (!policyRestarts(svc, unit.exit_code === 0 && unit.last_error === null)) return { kind: "settle", reason: "its restart policy no longer restarts it" };
       if (unit.next_restart_at !== null && now < Date.parse(unit.next_restart_at)) return null;
       return { kind: "start", reason: `restarting: ${unit.last_error ?? "it ended"}`, restart: true };
     case "error":

@@ -9,7 +9,7 @@ import { launchUnit, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh, type RefreshOptions } from "./observe.ts";
 import { type Action, planUnit } from "./plan.ts";
 import { startTimeoutOf } from "./ready.ts";
-import { note, type SvEvent } from "./states.ts";
+import { note, type SvEvent, transition } from "./states.ts";
 import { claimUnitStop, recordUnitStopped, stopUnit } from "./stop.ts";
 import { serviceOf, unitNames } from "./units.ts";
 
@@ -46,7 +46,7 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   }
   if (decisions.length === 0) return state;
 
-  await recordResets(ctx, decisions.filter((d) => d.action.kind === "reset-backoff"));
+  await recordResets(ctx, decisions.filter((d) => d.action.kind === "reset-backoff" || d.action.kind === "settle"), report);
   const work: Promise<void>[] = [];
   // Starts wait for the starts of what they depend on in this pass (dependencies are ordered first).
   const starts = new Map<string, Promise<void>[]>();
@@ -120,17 +120,27 @@ function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
   }
 }
 
-/** Under one lock: backoff resets, each re-checked against the fresh record. */
-async function recordResets(ctx: Ctx, decisions: Decision[]): Promise<void> {
+/** Under one lock: backoff resets and settled restarts, each re-checked against the fresh record. */
+async function recordResets(ctx: Ctx, decisions: Decision[], report: Report): Promise<void> {
   if (decisions.length === 0) return;
-  await commit(ctx, (tx) => {
+  const lines = await commit(ctx, (tx) => {
+    const out: string[] = [];
     for (const d of decisions) {
       const unit = tx.unit(d.unit);
-      if (replan(ctx, d.svc, unit)?.kind !== "reset-backoff") continue;
-      unit.failures = 0;
-      tx.events.push(note(d.unit, unit, "stayed up; backoff reset"));
+      const action = replan(ctx, d.svc, unit);
+      if (action?.kind !== d.action.kind) continue;
+      if (action.kind === "reset-backoff") {
+        unit.failures = 0;
+        tx.events.push(note(d.unit, unit, "stayed up; backoff reset"));
+      } else if (action.kind === "settle") {
+        unit.next_restart_at = null;
+        tx.events.push(transition(d.unit, unit, unit.last_error === null ? "stopped" : "error", action.reason));
+        out.push(`${d.unit}: ${action.reason}`);
+      }
     }
+    return out;
   });
+  for (const l of lines) report(l);
 }
 
 /** (Re)start a unit the planner says is due, unless someone else got there first. */

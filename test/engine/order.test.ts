@@ -60,13 +60,24 @@ describe("sv up", () => {
 
   test("starts at most max_parallel services at once", async () => {
     const p = tempProject({ "sv.yml": "max_parallel: 2\n" });
-    for (const n of ["a", "b", "c", "d", "e"]) p.write(`services/${n}.yml`, JSON.stringify(marked(p.root)));
+    const check = { type: "command", command: "true", interval: "100ms" };
+    for (const n of ["a", "b", "c", "d", "e"]) p.write(`services/${n}.yml`, JSON.stringify(marked(p.root, { health_check: check })));
     const up = await sv(p.root, ["up"]);
     expect(up.code).toBe(0);
     expect(lines(up.stdout)).toHaveLength(5);
     const ev = events(p.root);
     expect(ev.filter((e) => e.to === "running")).toHaveLength(5);
     expect(maxInFlight(ev)).toBe(2);
+  });
+
+  test("a service without a health check holds no max_parallel slot during its grace period: all start in one wave", async () => {
+    const p = tempProject({ "sv.yml": "max_parallel: 2\n" });
+    for (const n of ["a", "b", "c", "d", "e"]) p.write(`services/${n}.yml`, JSON.stringify(marked(p.root)));
+    const up = await sv(p.root, ["up"]);
+    expect(up.code).toBe(0);
+    const ev = events(p.root);
+    expect(ev.filter((e) => e.to === "running")).toHaveLength(5);
+    expect(maxInFlight(ev)).toBe(5);
   });
 
   test("condition started: the dependent starts while its dependency is not healthy yet", async () => {
@@ -164,7 +175,7 @@ describe("sv up", () => {
     expect(existsSync(join(p.root, "started.worker"))).toBe(false);
     expect((await status(p.root)).map((s) => [s.name, s.state])).toEqual([
       ["api", "stopped"],
-      ["db", "error"],
+      ["db", "restarting"],
       ["worker", "stopped"],
     ]);
   });
