@@ -73,7 +73,8 @@ export function createLocalBackend(paths: Paths): Backend {
     async inspect(unit: string, h: Handle): Promise<Inspection> {
       const handle = asProcess(h);
       if (isSameProcess(handle.pgid, handle.ticks)) {
-        const main = handle.relay ? (childrenOf(handle.pgid)[0] ?? handle.pid) : handle.pid;
+        // The service's own pid, once recorded, stays its pid while the relay lives (the relay runs one child).
+        const main = handle.relay && handle.pid === handle.pgid ? (childrenOf(handle.pgid)[0] ?? handle.pid) : handle.pid;
         return { alive: true, pid: main };
       }
       const record = handle.relay ? readRecord(unit, handle) : null;
