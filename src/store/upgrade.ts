@@ -13,5 +13,7 @@ export function upgradeUnitV1(raw: Record<string, unknown>): Record<string, unkn
   const { pid, start_ticks, ...rest } = raw;
   let handle: Handle | null = null;
   if (typeof pid === "number" && typeof start_ticks === "number") handle = { kind: "process", pid, pgid: pid, ticks: start_ticks, relay: false };
-  return { ...rest, handle, spec: null };
+  // sv 0.1 kept a crashed unit waiting out its backoff in `error`: that is `restarting` now (error means given up).
+  const waiting = rest.state === "error" && typeof rest.next_restart_at === "string" && rest.gave_up_at == null;
+  return { ...rest, ...(waiting ? { state: "restarting" } : {}), handle, spec: null };
 }
