@@ -9,8 +9,6 @@ import { startServices } from "../../engine/start.ts";
 import { stopServices } from "../../engine/stop.ts";
 import { serviceOf, unitNames } from "../../engine/units.ts";
 import { EXIT, SvError } from "../../errors.ts";
-import { logFile } from "../../paths.ts";
-import { tailLog } from "../../runtime/logs/tail.ts";
 import { readState, type StoreState } from "../../store/store.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { authorize, type Token } from "./auth.ts";
@@ -64,7 +62,9 @@ export async function handleRequest(req: Request, srv: Server<unknown>, deps: Ro
       if (!units) return unknownService(route.name);
       const lines = parseCount(url.searchParams.get("lines"), DEFAULT_LOG_LINES, MAX_LOG_LINES);
       if (lines === null) return json(400, { error: `lines must be a whole number from 0 to ${MAX_LOG_LINES}` });
-      return json(200, { units: units.map((u) => ({ name: u, lines: tailLog(logFile(ctx.paths, u), lines) })) });
+      // Each unit's log, from where its backend keeps it.
+      const logsOf = (u: string) => ctx.backends.for(project.services.get(serviceOf(u))!).logs;
+      return json(200, { units: units.map((u) => ({ name: u, lines: logsOf(u).tail(u, lines) })) });
     }
     case "action": {
       if (!project.services.has(route.name)) return unknownService(route.name);
