@@ -10,7 +10,8 @@ _sv_commands="up start down stop restart status ps logs list validate reconcile 
 _sv_flags() {
   local common="--root --json --quiet -q --log-format --wait-lock --no-wait-lock --help -h"
   case "$1" in
-    up | start | down | stop | restart | status | ps | validate | reconcile | metrics) echo "$common" ;;
+    up | start) echo "$common --recreate --no-recreate --remove-orphans" ;;
+    down | stop | restart | status | ps | validate | reconcile | metrics) echo "$common" ;;
     logs | events) echo "$common --follow -f --lines -n" ;;
     list) echo "$common --tree" ;;
     watch) echo "$common --interval --listen" ;;
