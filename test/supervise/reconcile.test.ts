@@ -441,15 +441,19 @@ test("after giving up, a manual sv up is a fresh start: the next crash is restar
   }
 });
 
-test("a schedule the planner would ignore (restart turned to no) does not keep a reconcile run waiting", async () => {
+test("a unit restarting when its policy turned to no settles in error, and does not keep a reconcile run waiting", async () => {
   const p = tempProject();
   p.write("services/web.yml", JSON.stringify({ command: "exit 3", restart: "no" }));
   const past = new Date(Date.now() - 1000).toISOString();
   const unit = { wanted: "up", state: "error", health: "unknown", pid: null, start_ticks: null, since: past, started_at: past, restarts: 1, failures: 2, next_restart_at: past, gave_up_at: null, health_failures: 0, health_failed_at: null, exit_code: 3, last_error: "web exited with code 3", start_duration_s: null, owner_pid: null, owner_ticks: null };
+  // An sv 0.1 store: its unit waiting out a backoff in `error` is upgraded to `restarting`.
   p.write(".sv/state/services.yml", JSON.stringify({ version: 1, services: { web: unit } }));
   const t0 = performance.now();
   const r = await sv(p.root, ["reconcile"], { timeoutMs: 8000 });
-  expect(r).toEqual({ code: 1, stdout: "", stderr: "" });
+  expect(r).toEqual({ code: 1, stdout: "web: its restart policy no longer restarts it\n", stderr: "" });
+  expect(await unitStatus(p.root, "web")).toMatchObject({ state: "error", last_error: "web exited with code 3" });
+  expect(events(p.root).at(-1)).toMatchObject({ service: "web", from: "restarting", to: "error", reason: "its restart policy no longer restarts it" });
+  expect(await sv(p.root, ["reconcile"])).toEqual({ code: 1, stdout: "", stderr: "" });
   // Well under the 10 s settle window: it did not wait for (or spin on) a restart that will never happen.
   expect(performance.now() - t0).toBeLessThan(5000);
 });
