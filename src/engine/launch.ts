@@ -116,6 +116,11 @@ export function recordCreated(ctx: Ctx, tx: Tx, created: Created[]): Map<string,
   return out;
 }
 
+/** The record of what was created failed: undo all of it (the gates never open). */
+export async function abandonCreated(created: Created[]): Promise<void> {
+  await Promise.all(created.map((c) => ("started" in c ? c.started.abort() : undefined)));
+}
+
 /** After the record is written: open the gates of what was recorded, undo what was not. */
 export async function releaseAll(records: Iterable<{ launched: Launched } | { lost: Started } | { failure: string }>): Promise<void> {
   await Promise.all(
@@ -193,7 +198,10 @@ export async function launchUnit(
   const fail = (reason: string): UnitResult => ({ unit: unitName, handle: null, pid: null, to: "failed", reason, exitCode: null, durationMs: 0 });
   if (!claim.intent) return fail(claim.failure!);
   const created = await createUnits(ctx, [claim.intent]);
-  const records = await record((tx) => recordCreated(ctx, tx, created));
+  const records = await record((tx) => recordCreated(ctx, tx, created)).catch(async (e) => {
+    await abandonCreated(created);
+    throw e;
+  });
   await releaseAll(records.values());
   const rec = records.get(unitName)!;
   if (!("launched" in rec)) return "lost" in rec ? null : fail(rec.failure);

@@ -39,6 +39,8 @@ export interface GraphRun<T, X> {
   create?(claims: Map<string, T>): Promise<unknown>;
   /** Under the lock: record what `create` made; per node what `work` gets, or an outcome at once. */
   record?(tx: X, created: unknown, claims: Map<string, T>): Map<string, T | Outcome>;
+  /** `record` failed: undo what `create` made. */
+  abandon?(created: unknown): Promise<void>;
   /** After `record` is written, before `work`: e.g. let the created units run. */
   recorded?(claims: Map<string, T | Outcome>): Promise<void>;
   /**
@@ -63,7 +65,14 @@ async function createAndRecord<T, X>(run: GraphRun<T, X>, claims: Map<string, T 
   const pending = new Map([...claims].filter((e): e is [string, T] => !isOutcome(e[1])));
   if (pending.size === 0) return claims;
   const created = await run.create(pending);
-  const recorded = await run.transact((tx) => run.record!(tx, created, pending));
+  let recorded: Map<string, T | Outcome>;
+  try {
+    recorded = await run.transact((tx) => run.record!(tx, created, pending));
+  } catch (e) {
+    // Not recorded (the disk is full, the lock was lost): undo what was created, so nothing untracked runs.
+    await run.abandon?.(created);
+    throw e;
+  }
   await run.recorded?.(recorded);
   return new Map([...claims].map(([node, c]) => [node, recorded.get(node) ?? c]));
 }

@@ -7,7 +7,7 @@ import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
 import { isChanged } from "./definition.ts";
-import { claimStart, createUnits, type Created, isDeferred, launchUnit, reapLeftovers, recordCreated, recordUnitResult, releaseAll, type UnitResult } from "./launch.ts";
+import { abandonCreated, claimStart, createUnits, type Created, isDeferred, launchUnit, reapLeftovers, recordCreated, recordUnitResult, releaseAll, type UnitResult } from "./launch.ts";
 import { isOwnedByOther, refresh } from "./observe.ts";
 import { orphanServices } from "./orphans.ts";
 import { runGraph, type Outcome, type Prerequisite } from "./orchestrate.ts";
@@ -53,6 +53,7 @@ export async function startServices(ctx: Ctx, names: string[], opts: StartOption
     begin: (tx, nodes) => new Map(nodes.map((n) => [n, claimService(ctx, tx, n, opts)])),
     create: (claims) => createUnits(ctx, [...claims.values()].flat().filter((c) => "intent" in c).map((c) => ({ unit: c.unit, svc: svcOf(ctx, c.unit) }))),
     record: (tx, created, claims) => recordClaims(ctx, tx, created as Created[], claims),
+    abandon: (created) => abandonCreated(created as Created[]),
     recorded: (claims) => releaseAll([...claims.values()].flatMap((c) => (Array.isArray(c) ? c.filter((u) => "launched" in u) : []) as { launched: Launched }[])),
     work: (node, claims, idle) => {
       const svc = ctx.project.services.get(node)!;

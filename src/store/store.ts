@@ -155,6 +155,32 @@ function writeAtomic(file: string, text: string): void {
   }
 }
 
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: "the disk is full",
+  EDQUOT: "the disk quota is exhausted",
+  EROFS: "the file system is read-only",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOTDIR: "a path component is not a directory",
+  EISDIR: "it is a directory",
+  EIO: "an I/O error",
+};
+
+/**
+ * A failed write of the state as one clear error (the file on disk is the old one, whole: writes are
+ * atomic). Anything but a file-system error is passed on as it is (a LockedError, a bug).
+ */
+function unwritable(paths: Paths, e: unknown): unknown {
+  if (e instanceof SvError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (!code || !(code in WRITE_ERRORS)) return e;
+  const dir = relative(process.cwd(), paths.stateDir) || paths.stateDir;
+  return new SvError(`cannot write the state in ${dir}: ${WRITE_ERRORS[code]} (${code})`, {
+    hint: code === "ENOSPC" || code === "EDQUOT" ? "free some space and run the command again; nothing was changed" : `make ${dir} a writable directory (state_dir: in sv.yml moves it); nothing was changed`,
+    cause: e,
+  });
+}
+
 /** A read-modify-write in progress: the state, and the events it produced. */
 export interface Tx {
   state: StoreState;
@@ -172,8 +198,13 @@ export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /** lock -> read -> fn -> atomic write (if anything changed) -> append events -> unlock. */
 export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOptions = {}): Promise<T> {
-  mkdirSync(dirname(paths.storeFile), { recursive: true });
-  const lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    mkdirSync(dirname(paths.storeFile), { recursive: true });
+    lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
+  } catch (e) {
+    throw unwritable(paths, e);
+  }
   try {
     const before = existsSync(paths.storeFile) ? readStoreText(paths) : "";
     const state = before ? parseState(before, paths) : emptyState();
@@ -182,8 +213,12 @@ export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOp
     // An async fn would run on after the unlock, changing a state that is no longer ours to write.
     if (result instanceof Promise) throw new Error("bug: withState needs a synchronous function");
     const after = serialize(state);
-    if (after !== before) writeAtomic(paths.storeFile, after);
-    appendEvents(paths, tx.events);
+    try {
+      if (after !== before) writeAtomic(paths.storeFile, after);
+      appendEvents(paths, tx.events);
+    } catch (e) {
+      throw unwritable(paths, e);
+    }
     return result;
   } finally {
     lock.release();
