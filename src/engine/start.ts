@@ -18,6 +18,7 @@ import { nextRunName, unitNames } from "./units.ts";
 type UnitClaim =
   | { unit: string; intent: true }
   | { unit: string; launched: Launched }
+  | { unit: string; adopted: Launched }
   | { unit: string; other: true }
   | { unit: string; deferred: true }
   | { unit: string; recreate: string }
@@ -117,7 +118,7 @@ function claimUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, unit: Unit,
   }
   if (unit.state === "completed" && svc.type === "oneshot" && !isChanged(ctx, svc, unitName, unit.spec)) return null;
   if (unit.state === "starting" && isInProgress(unit, ctx)) return { unit: unitName, other: true };
-  if (unit.state === "starting" && unit.handle !== null) return { unit: unitName, other: true };
+  if (unit.state === "starting" && unit.handle !== null) return adoptStart(ctx, unitName, unit) ?? { unit: unitName, other: true };
   if (unit.state === "stopping") {
     if (isOwnedByOther(unit, ctx.self)) return { unit: unitName, failure: `${unitName} is being stopped by another sv` };
     return { unit: unitName, recreate: "finishing a stop whose sv exited" };
@@ -125,6 +126,20 @@ function claimUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, unit: Unit,
   if (isDeferred(svc)) return { unit: unitName, deferred: true };
   claimStart(ctx, tx, svc, unitName, "sv up");
   return { unit: unitName, intent: true };
+}
+
+/**
+ * Under the lock: take over a start whose sv died after creating the unit, to wait for it as our own
+ * within what is left of its start_timeout (counted from when it was started), so it is never left
+ * starting and never started twice.
+ */
+function adoptStart(ctx: Ctx, unitName: string, unit: Unit): UnitClaim | null {
+  const backend = unit.handle && ctx.backends.of(unit.handle);
+  if (!backend || !unit.handle || unit.started_at === null) return null;
+  unit.owner_pid = ctx.self.pid;
+  unit.owner_ticks = ctx.self.ticks;
+  const startedAt = performance.now() - Math.max(0, Date.now() - Date.parse(unit.started_at));
+  return { unit: unitName, adopted: { unit: unitName, handle: unit.handle, backend, startedAt } };
 }
 
 /** Under the lock: the handles of what was created; failures and lost intents become outcomes. */
@@ -167,6 +182,7 @@ async function awaitService(ctx: Ctx, svc: Service, claims: UnitClaim[]): Promis
       if ("failure" in claim) return { result: { ok: false, message: claim.failure }, recorded: true };
       if ("other" in claim) return { result: await awaitOtherOwner(ctx, claim.unit), recorded: true };
       if ("launched" in claim) return { result: await awaitStarted(ctx, svc, claim.launched), recorded: false };
+      if ("adopted" in claim) return { result: await awaitStarted(ctx, svc, claim.adopted), recorded: false };
       if ("recreate" in claim) await recreate(ctx, svc, claim.unit, claim.recreate);
       const r = await launchUnit(ctx, svc, claim.unit, { reason: "recreate" in claim ? `recreating: ${claim.recreate}` : "sv up", countRestart: false, guard: (u) => !isOwnedByOther(u, ctx.self) });
       // null: someone else (watch, another sv up) started it meanwhile: wait for theirs.
