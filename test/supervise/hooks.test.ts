@@ -2,22 +2,29 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, sv, tempProject, unitStatus } from "../helpers/project.ts";
+import { BUN, SV, fixture, freePort, isAlive, isListening, killAfterTest, sv, svBackground, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 import { spawns, unitEvents } from "./support.ts";
 
-test("a failing pre_start hook fails sv up with its exit code, and the service is never spawned", async () => {
+test.each([
+  ["on-failure", "restarting"],
+  ["no", "error"],
+] as const)("a failing pre_start hook fails sv up with its exit code, and the service is never spawned (restart: %s -> %s)", async (restart, state) => {
   const p = tempProject();
   const file = join(p.root, "spawns");
-  p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sleep", "1000"], hooks: { pre_start: "echo checking; exit 4" } }));
+  p.write("services/web.yml", JSON.stringify({ command: ["sh", fixture("record-pid.sh"), file, "sleep", "1000"], restart, hooks: { pre_start: "echo checking; exit 4" } }));
   const up = await sv(p.root, ["up"]);
   expect(up).toEqual({ code: 1, stdout: "✘ web: pre_start hook exited with code 4\n", stderr: "✘ up: 1 of 1 service failed\n" });
   expect(existsSync(file)).toBe(false);
-  expect(await unitStatus(p.root, "web")).toMatchObject({ state: "error", pid: null, last_error: "pre_start hook exited with code 4" });
+  const s = (await unitStatus(p.root, "web")) as Awaited<ReturnType<typeof unitStatus>> & { since: string; next_restart_at?: string };
+  expect(s).toMatchObject({ state, pid: null, last_error: "pre_start hook exited with code 4", restarts: 0 });
+  // A first failure is retried at once by the policy (on-failure); restart: no gives up.
+  if (state === "restarting") expect(s.next_restart_at).toBe(s.since);
+  else expect(s.next_restart_at).toBeUndefined();
   // The hook's output went to the service's log.
   expect(p.read(".sv/log/web.log")).toBe("checking\n");
   expect(unitEvents(p.root, "web").map((e) => [e.from, e.to, e.reason])).toEqual([
     ["stopped", "starting", "start"],
-    ["starting", "error", "pre_start hook exited with code 4"],
+    ["starting", state, "pre_start hook exited with code 4"],
   ]);
 });
 
@@ -117,8 +124,22 @@ test("a restart for unhealthiness is a stop too: pre_stop and post_stop run arou
   expect((await sv(p.root, ["up"])).code).toBe(0);
   const oldPid = (await unitStatus(p.root, "web")).pid!;
   p.write("health-status", "503\n");
-  const r = await sv(p.root, ["reconcile"]);
-  expect(r.stdout).toContain("; restarting\n");
+  // reconcile stops it and waits for the new process to be ready: let that one pass once the old one is gone.
+  const reconcile = svBackground(p.root, ["reconcile"]);
+  await waitFor(() => existsSync(trail) && p.read("trail").includes("post_stop"), "the restart's stop to finish");
+  expect(p.read("trail")).toBe("pre_stop pre_stop\npost_stop post_stop\n");
   expect(isAlive(oldPid)).toBe(false);
+  p.write("health-status", "200\n");
+  const r = await reconcile.done;
+  const why = `unhealthy: health check failed: http://127.0.0.1:${port}/health returned 503 (expected 200)`;
+  expect(r).toEqual({ code: 0, stdout: `web: ${why}\nweb: ${why}; restarting\nweb: restarting: ${why}; stopped for a restart\nweb: running (health check passed)\n`, stderr: "" });
+  expect(unitEvents(p.root, "web").slice(2).map((e) => [e.from, e.to, e.reason])).toEqual([
+    ["running", "running", why],
+    ["running", "restarting", `${why}; stopped for a restart`],
+    ["restarting", "starting", `restarting: ${why}; stopped for a restart`],
+    ["starting", "running", "health check passed"],
+  ]);
+  expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", health: "healthy", restarts: 1 });
+  // The hooks ran once each: only the stop for the restart, nothing around the new start.
   expect(p.read("trail")).toBe("pre_stop pre_stop\npost_stop post_stop\n");
 });
