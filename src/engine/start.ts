@@ -184,7 +184,7 @@ async function awaitService(ctx: Ctx, svc: Service, claims: UnitClaim[]): Promis
       if ("launched" in claim) return { result: await awaitStarted(ctx, svc, claim.launched), recorded: false };
       if ("adopted" in claim) return { result: await awaitStarted(ctx, svc, claim.adopted), recorded: false };
       if ("recreate" in claim) await recreate(ctx, svc, claim.unit, claim.recreate);
-      const r = await launchUnit(ctx, svc, claim.unit, { reason: "recreate" in claim ? `recreating: ${claim.recreate}` : "sv up", countRestart: false, guard: (u) => !isOwnedByOther(u, ctx.self) });
+      const r = await launchUnit(ctx, svc, claim.unit, { reason: "recreate" in claim ? `recreating: ${claim.recreate}` : "sv up", countRestart: false, guard: (u) => isStillToStart(ctx, u) });
       // null: someone else (watch, another sv up) started it meanwhile: wait for theirs.
       return { result: r ?? (await awaitOtherOwner(ctx, claim.unit)), recorded: true };
     }),
@@ -193,7 +193,9 @@ async function awaitService(ctx: Ctx, svc: Service, claims: UnitClaim[]): Promis
   const units = results.map((r) => r.result).filter((r): r is UnitResult => "to" in r);
   const failed = results.map((r) => r.result).find((r) => ("to" in r ? r.to === "failed" : !r.ok));
   const recreated = claims.filter((c) => "recreate" in c).map((c) => c.unit);
-  const message = failed ? ("to" in failed ? failed.reason : failed.message) : summarize(svc, units, recreated);
+  const waited = results.map((r) => r.result).filter((r): r is Outcome => !("to" in r));
+  // A single unit someone else started meanwhile: say what they brought up (its pid).
+  const message = failed ? ("to" in failed ? failed.reason : failed.message) : units.length === 0 && waited.length === 1 ? waited[0]!.message : summarize(svc, units, recreated);
   if (failed || svc.notifyDelayMs === 0) return { ok: !failed, message, data: pending };
   // notify_delay holds back the dependents only: record "running" now, then wait.
   const lost = await commit(ctx, (tx) => recordResults(ctx, tx, new Map([[svc.name, { ok: true, message, data: pending }]])));
@@ -219,6 +221,15 @@ function summarize(svc: Service, units: UnitResult[], recreated: string[]): stri
   return `running (pid ${units.map((u) => u.pid).join(", ")}) in ${took}${again}`;
 }
 
+/**
+ * After a delay or a pre_start hook outside the lock: does the unit still need this start? Not when
+ * someone (watch, another sv up) started it meanwhile: starting over a running unit would drop its handle
+ * and leave its process unrecorded.
+ */
+function isStillToStart(ctx: Ctx, unit: Unit): boolean {
+  return !isOwnedByOther(unit, ctx.self) && unit.state !== "running" && !(unit.state === "starting" && unit.handle !== null);
+}
+
 /** Is someone alive — another sv, or this one (watch and its API) — driving this unit's start? */
 function isInProgress(unit: Unit, ctx: Ctx): boolean {
   return unit.owner_pid === ctx.self.pid || isAlive(unit.owner_pid, unit.owner_ticks);
@@ -232,7 +243,8 @@ async function awaitOtherOwner(ctx: Ctx, unitName: string): Promise<Outcome> {
     const state = await refresh(ctx, [svcOf(ctx, unitName).name]);
     const unit = state.units[unitName];
     if (!unit || unit.state !== "starting") {
-      if (unit && (unit.state === "running" || unit.state === "completed")) return { ok: true, message: unit.state };
+      if (unit?.state === "running") return { ok: true, message: `running${unit.handle?.pid === undefined ? "" : ` (pid ${unit.handle.pid})`}` };
+      if (unit?.state === "completed") return { ok: true, message: "completed" };
       return { ok: false, message: unit?.last_error ?? `${unitName} is ${unit?.state ?? "unknown"}` };
     }
     if (!isInProgress(unit, ctx) && unit.handle === null) return { ok: false, message: `${unitName}: the sv that was starting it exited; run sv up again` };

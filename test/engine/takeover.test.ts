@@ -16,8 +16,7 @@ const slow = (root: string, extra: Record<string, unknown> = {}) => ({
 /** An sv up SIGKILLed while its service runs but is not ready yet: the service's pid. */
 async function abandonedStart(root: string): Promise<number> {
   const first = svBackground(root, ["up"]);
-  const [spawned] = await waitFor(() => spawns(join(root, "spawns")).length > 0 && spawns(join(root, "spawns")), "slow to be spawned");
-  const pid = spawned!.pid;
+  const { pid } = await waitFor(() => spawns(join(root, "spawns"))[0], "slow to be spawned");
   // If sv forgets it, the store no longer names it: make sure the test itself never leaks it.
   killAfterTest(pid);
   expect((await status(root))[0]?.state).toBe("starting");
