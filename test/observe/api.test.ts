@@ -172,6 +172,8 @@ describe("the API", () => {
       expect(one.status).toBe(200);
       const [web] = (await body(one)).services;
       expect(web).toMatchObject({ name: "web", state: "running", health: "healthy", wanted: "up", port: p.port });
+      // The service's own process (its group is led by sv's exit relay), the one the start reported.
+      expect(web.pid).toBe(Number(/pid (\d+)/.exec(outcome.services[0].message)![1]));
       expect(isAlive(web.pid)).toBe(true);
       const unit = await body(await call(api, "/v1/services/pool.1"));
       expect(unit.services.map((s: { name: string }) => s.name)).toEqual(["pool.1"]);
@@ -231,7 +233,11 @@ describe("the API", () => {
       expect(failure.ok).toBe(false);
       expect(failure.error).toBe("start: 1 of 1 service failed");
       expect(failure.services[0]).toMatchObject({ name: "broken", ok: false });
-      expect(failure.services[0].message).toContain("exited with code 3");
+      expect(failure.services[0].message).toBe("broken exited with code 3 while starting");
+      // restart: no, so sv gives up at once: error, nothing scheduled.
+      const [after] = (await body(await call(api, "/v1/services/broken"))).services;
+      expect(after).toMatchObject({ state: "error", pid: null, exit_code: 3, last_error: "broken exited with code 3 while starting" });
+      expect(after.next_restart_at).toBeUndefined();
     });
   });
 
