@@ -77,7 +77,9 @@ describe("sv up", () => {
     expect(up.code).toBe(0);
     const ev = events(p.root);
     expect(ev.filter((e) => e.to === "running")).toHaveLength(5);
-    expect(maxInFlight(ev)).toBe(5);
+    // More in flight than max_parallel allows: the waits gave their slots back. (All 5 at once when the
+    // batches are quick; on a loaded machine the first may finish its 150 ms grace before the last begins.)
+    expect(maxInFlight(ev)).toBeGreaterThan(2);
   });
 
   test("condition started: the dependent starts while its dependency is not healthy yet", async () => {
