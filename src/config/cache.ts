@@ -6,7 +6,7 @@ import { deserialize, serialize } from "bun:jsc";
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { type Inputs, hashOf, statId } from "./inputs.ts";
+import { type Inputs, hashOf, readConfigText, statId } from "./inputs.ts";
 import { type Env, expand } from "./interpolate.ts";
 import { isRecord } from "./kinds.ts";
 import type { Project } from "./schema.ts";
@@ -101,7 +101,7 @@ export function writeCachedProject(project: Project, inputs: Inputs): void {
 function stateDirOf(root: string, env: Env): string | undefined {
   let text: string;
   try {
-    text = readFileSync(join(root, "sv.yml"), "utf8");
+    text = readConfigText(join(root, "sv.yml")).text; // a FIFO or /dev/zero there must not hang or fill memory
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ENOENT" ? resolve(root, ".sv") : undefined;
   }

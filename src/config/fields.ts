@@ -2,8 +2,8 @@
 // valibot's union and variant report a generic "invalid type" when every branch fails; these pick the branch the
 // user meant from the kind of value written, so the message comes from that branch.
 import * as v from "valibot";
-import { didYouMean } from "../errors.ts";
 import { type Kind, isRecord, kindOf } from "./kinds.ts";
+import { closestKey, echo } from "./echo.ts";
 
 export { type Kind, isRecord, kindOf } from "./kinds.ts";
 
@@ -37,9 +37,9 @@ export function strict<const E extends v.ObjectEntries>(entries: E, message = "m
       if (!isRecord(input)) return;
       for (const key of Object.keys(input)) {
         if (known.includes(key) || key.startsWith("x-")) continue;
-        const guess = didYouMean(key, known);
+        const guess = closestKey(key, known);
         addIssue({
-          message: `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}`,
+          message: `unknown key "${echo(key)}"${guess ? ` (did you mean "${guess}"?)` : ""}`,
           path: [{ type: "object", origin: "key", input, key, value: input[key] }],
         });
       }
@@ -90,11 +90,29 @@ export function parseDuration(value: string | number): number {
   return Math.round(total);
 }
 
-/** A duration, in milliseconds. */
+/** The longest duration: no timer, delay or timeout needs more, and 1e308 or .inf would overflow every timer. */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+const tooLong = (issue: v.BaseIssue<unknown>) => {
+  const n = issue.input;
+  const written = typeof n === "number" ? (n === Infinity ? ".inf" : String(n)) : echo(String(n));
+  return `must be at most 1 year (got ${written})`;
+};
+
+/** A duration, in milliseconds; at most a year. */
 export const Duration = byKind(
   {
-    number: v.pipe(v.number(), v.minValue(0, "must not be negative"), v.transform((n: number) => parseDuration(n))),
-    string: v.pipe(v.string(), v.check((s) => DURATION_PATTERN.test(s) || SECONDS_PATTERN.test(s), DURATION_MESSAGE), v.transform((s: string) => parseDuration(s))),
+    number: v.pipe(
+      v.number(DURATION_MESSAGE), // .nan too
+      v.minValue(0, "must not be negative"),
+      v.check((n) => parseDuration(n) <= MAX_DURATION_MS, tooLong),
+      v.transform((n: number) => parseDuration(n)),
+    ),
+    string: v.pipe(
+      v.string(),
+      v.check((s) => DURATION_PATTERN.test(s) || SECONDS_PATTERN.test(s), DURATION_MESSAGE),
+      v.check((s) => parseDuration(s) <= MAX_DURATION_MS, tooLong),
+      v.transform((s: string) => parseDuration(s)),
+    ),
   },
   DURATION_MESSAGE,
 );

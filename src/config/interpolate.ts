@@ -1,11 +1,15 @@
 // ${VAR} expansion in every string of a definition: ${VAR}, ${VAR:-default} (unset or empty), ${VAR-default} (unset), $$ for "$".
 import { isRecord } from "./kinds.ts";
+import { echo } from "./echo.ts";
 import type { Seg } from "./problems.ts";
 
 export type Env = Record<string, string | undefined>;
 type Report = (path: Seg[], message: string) => void;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** How deep ${...} may nest in a default: finding each closing brace scans what follows, so depth n costs n scans. */
+export const MAX_NESTING = 32;
 
 /** `value` with every string expanded from `env`; problems (unset variable, bad syntax) go to `report` with their path. */
 export function interpolate(value: unknown, env: Env, report: Report, path: Seg[] = []): unknown {
@@ -30,6 +34,10 @@ export function expand(text: string, env: Env, report: (message: string) => void
       i++;
     } else {
       const end = closingBrace(text, i + 2);
+      if (end === TOO_DEEP) {
+        report(`"\${" nested more than ${MAX_NESTING} deep`);
+        return out + text.slice(i);
+      }
       if (end === -1) {
         report(`unterminated "\${" (write $$ for a literal $)`);
         return out + text.slice(i);
@@ -41,11 +49,16 @@ export function expand(text: string, env: Env, report: (message: string) => void
   return out;
 }
 
-/** Index of the `}` closing a `${` whose body starts at `from`, skipping nested ${...}; -1 if none. */
+const TOO_DEEP = -2;
+
+/** Index of the `}` closing a `${` whose body starts at `from`, skipping nested ${...}; -1 if none, TOO_DEEP past MAX_NESTING. */
 function closingBrace(text: string, from: number): number {
   let depth = 0;
   for (let i = from; i < text.length; i++) {
-    if (text[i] === "$" && text[i + 1] === "{") [depth, i] = [depth + 1, i + 1];
+    if (text[i] === "$" && text[i + 1] === "{") {
+      [depth, i] = [depth + 1, i + 1];
+      if (depth >= MAX_NESTING) return TOO_DEEP;
+    }
     else if (text[i] === "}" && depth-- === 0) return i;
   }
   return -1;
@@ -56,14 +69,14 @@ function substitute(body: string, env: Env, report: (message: string) => void): 
   const m = /^([^:-]*)(:?-)?([\s\S]*)$/.exec(body)!;
   const [, name = "", op, fallback = ""] = m;
   if (!NAME.test(name) || (op === undefined && fallback !== "")) {
-    report(`invalid reference "\${${body}}" (write \${NAME} or \${NAME:-default})`);
+    report(`invalid reference "\${${echo(body)}}" (write \${NAME} or \${NAME:-default})`);
     return "";
   }
   const raw = env[name];
   const value = typeof raw === "string" ? raw : undefined; // not an inherited toString or constructor
   if (op === ":-" ? value !== undefined && value !== "" : value !== undefined) return value!;
   if (op !== undefined) return expand(fallback, env, report);
-  report(`\${${name}} is not set`);
+  report(`\${${echo(name)}} is not set`);
   return "";
 }
 

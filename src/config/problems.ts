@@ -1,6 +1,7 @@
 // Config problems: collected while loading, then turned into `file:line:col: path: message` lines in a stable order.
 import { isAbsolute, relative } from "node:path";
 import type * as v from "valibot";
+import { echo } from "./echo.ts";
 import type { Seg } from "./key-path.ts";
 import type { Locator } from "./positions.ts";
 
@@ -22,7 +23,10 @@ export interface Problem {
   syntax?: boolean;
   /** The document is not a mapping; reworded when the file holds several documents. */
   shape?: boolean;
+  /** About the file as a whole, which has no text to point into (a FIFO, a file too big): `file: message`. */
+  unplaced?: boolean;
 }
+
 
 /** valibot issues of the value at `prefix` in `file` -> problems. */
 export function issuesToProblems(file: string, prefix: Seg[], issues: v.BaseIssue<unknown>[]): Problem[] {
@@ -62,9 +66,13 @@ export async function formatProblems(root: string, problems: Problem[], texts: M
   const placed: Placed[] = [];
   for (const p of problems) {
     if (!ranks.has(p.file)) ranks.set(p.file, ranks.size);
-    const { line, col, message } = place(p, await positions(p.file));
     const name = displayName(root, p.file);
-    const path = p.path.length > 0 && !p.syntax ? `${p.path.join(".")}: ` : "";
+    if (p.unplaced) {
+      placed.push({ rank: ranks.get(p.file)!, line: 0, col: 0, text: `${name}: ${p.message}` });
+      continue;
+    }
+    const { line, col, message } = place(p, await positions(p.file));
+    const path = p.path.length > 0 && !p.syntax ? `${p.path.map((seg) => echo(String(seg))).join(".")}: ` : "";
     placed.push({ rank: ranks.get(p.file)!, line, col, text: `${name}:${line}:${col}: ${path}${message}` });
   }
   placed.sort((a, b) => a.rank - b.rank || a.line - b.line || a.col - b.col);

@@ -2,17 +2,21 @@
 import { constants } from "node:os";
 import * as v from "valibot";
 import { Bool, Duration, NonEmpty, Size, Text, atLeast, byKind, fail, isRecord, numeric, strict } from "./fields.ts";
+import { echo } from "./echo.ts";
+
+/** The most instances of one service: each is a process (1e9 of them would exhaust memory, 1e5 the pids limit). */
+export const MAX_INSTANCES = 10_000;
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const NAME_RULE = "names match [a-z0-9][a-z0-9_-]{0,62}";
 
 /** The message for a name that does not match NAME_PATTERN. */
-export const badName = (name: string) => `"${name}" is not a valid service name (${NAME_RULE})`;
+export const badName = (name: string) => `"${echo(name)}" is not a valid service name (${NAME_RULE})`;
 
 const NameKey = v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => badName(String(issue.input))));
 const Name = byKind({ string: NameKey }, "must be a service name");
 const oneOf = <const T extends readonly string[]>(options: T) =>
-  v.picklist(options, (issue) => `must be one of ${options.join(", ")}${typeof issue.input === "string" ? ` (got "${issue.input}")` : ""}`);
+  v.picklist(options, (issue) => `must be one of ${options.join(", ")}${typeof issue.input === "string" ? ` (got "${echo(issue.input)}")` : ""}`);
 
 const Port = numeric("must be a port number (1-65535)", 1, 65535);
 const HttpUrl = byKind({ string: v.pipe(v.string(), v.regex(/^https?:\/\/[^\s/]+/, "must be an http(s) URL")) }, "must be an http(s) URL");
@@ -133,7 +137,7 @@ export const ServiceSchema = strict({
   env_file: v.optional(byKind({ string: NonEmpty, list: v.array(NonEmpty) }, "must be a path or a list of paths")),
   user: v.optional(NonEmpty),
   group: v.optional(NonEmpty),
-  instances: v.optional(atLeast(1), 1),
+  instances: v.optional(v.pipe(atLeast(1), v.maxValue(MAX_INSTANCES, `must be at most ${MAX_INSTANCES} (each instance is a process)`)), 1),
   port: v.optional(Port),
   depends_on: v.optional(DependsOn, []),
   after: v.optional(Names, []),

@@ -1,9 +1,10 @@
 // Finding and parsing what the user wrote: sv.yml, services/*.yml|yaml, and `include:` files, globs and URLs.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
-import { didYouMean } from "../errors.ts";
-import { Inputs } from "./inputs.ts";
+import { findCycle } from "./cycles.ts";
+import { Inputs, UnreadableFile } from "./inputs.ts";
 import { type Kind, isRecord, kindOf } from "./kinds.ts";
+import { closestKey, echo } from "./echo.ts";
 import type { Problem, Seg } from "./problems.ts";
 
 /** One service definition as written, before validation. */
@@ -25,13 +26,18 @@ export class Reader {
   /** Parse `text` (YAML or JSON) with Bun's fast parser; undefined (and a problem) on a syntax error. */
   parse(file: string, text: string): unknown {
     this.texts.set(file, text);
+    let data: unknown;
     try {
-      return Bun.YAML.parse(text);
+      data = Bun.YAML.parse(text);
     } catch (e) {
       const message = (e as Error).message.replace(/^YAML Parse error: /, "");
       this.problems.push({ file, path: [], message: message.charAt(0).toLowerCase() + message.slice(1), syntax: true });
       return undefined;
     }
+    const cycle = findCycle(data);
+    if (cycle === undefined) return data;
+    this.problems.push({ file, path: cycle, message: "is an alias of a node that contains it (a cyclic alias)" });
+    return undefined;
   }
 
   /** Read and parse a local file; undefined (and a problem) when it cannot be read. */
@@ -40,7 +46,8 @@ export class Reader {
     try {
       text = this.inputs.readText(file);
     } catch (e) {
-      this.problems.push({ file, path: [], message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+      if (e instanceof UnreadableFile) this.problems.push({ file, path: [], unplaced: true, message: e.message });
+      else this.problems.push({ file, path: [], message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
       return undefined;
     }
     return this.parse(file, text);
@@ -149,9 +156,9 @@ function includedSources(file: string, data: unknown, reader: Reader): Source[] 
   if (!checkMapping(reader, file, data, `${SERVICE_DOCUMENT} or services: NAME: ...`)) return [];
   if (!("services" in data)) return [{ file, prefix: [], name: stem(file), data }];
   for (const key of Object.keys(data).filter((k) => k !== "services" && !k.startsWith("x-"))) {
-    const guess = didYouMean(key, ["services"]);
+    const guess = closestKey(key, ["services"]);
     const hint = guess ? ' (did you mean "services"?)' : " (a file with services: holds nothing else)";
-    reader.problems.push({ file, path: [key], atKey: true, message: `unknown key "${key}"${hint}` });
+    reader.problems.push({ file, path: [key], atKey: true, message: `unknown key "${echo(key)}"${hint}` });
   }
   if (isRecord(data.services)) return inlineSources(file, data.services);
   reader.problems.push({ file, path: ["services"], message: "must be a mapping of name -> service definition" });
