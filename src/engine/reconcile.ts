@@ -145,12 +145,16 @@ async function recordResets(ctx: Ctx, decisions: Decision[], report: Report): Pr
 
 /** (Re)start a unit the planner says is due, unless someone else got there first. */
 async function startUnit(ctx: Ctx, svc: Service, unitName: string, reason: string, countRestart: boolean, report: Report): Promise<void> {
-  report(`${unitName}: ${reason}`);
   const events: SvEvent[] = [];
   const result: UnitResult | null = await launchUnit(ctx, svc, unitName, {
     reason,
     countRestart,
-    guard: (u) => replan(ctx, svc, u)?.kind === "start",
+    // Said once the claim holds: two passes racing for one restart print it once.
+    guard: (u) => {
+      const due = replan(ctx, svc, u)?.kind === "start";
+      if (due) report(`${unitName}: ${reason}`);
+      return due;
+    },
     events,
   });
   if (result === null) return;
