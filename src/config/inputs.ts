@@ -78,13 +78,13 @@ function refuseUnlessSmallFile(stats: BigIntStats): void {
   if (stats.size > BigInt(MAX_CONFIG_BYTES)) throw new UnreadableFile(tooBig(Number(stats.size)));
 }
 
-function tooBig(bytes: number): string {
+export function tooBig(bytes: number): string {
   const mib = (bytes / 1024 / 1024).toFixed(1);
   return `${mib === "1.0" ? `${bytes} bytes` : `${mib} MiB`} is over the 1 MiB limit for a config file`;
 }
 
 /** What a file that is not a regular one is, in a message's words. */
-function kindOfFile(stats: BigIntStats | Stats): string {
+export function kindOfFile(stats: BigIntStats | Stats): string {
   if (stats.isFIFO()) return "a FIFO";
   if (stats.isCharacterDevice()) return "a character device";
   if (stats.isBlockDevice()) return "a block device";

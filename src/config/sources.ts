@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { findCycle } from "./cycles.ts";
-import { Inputs, UnreadableFile } from "./inputs.ts";
+import { Inputs, MAX_CONFIG_BYTES, UnreadableFile, kindOfFile, tooBig } from "./inputs.ts";
 import { type Kind, isRecord, kindOf } from "./kinds.ts";
 import { closestKey, echo } from "./echo.ts";
 import type { Problem, Seg } from "./problems.ts";
@@ -30,6 +30,12 @@ export class Reader {
     try {
       data = Bun.YAML.parse(text);
     } catch (e) {
+      if (e instanceof RangeError) {
+        // Nesting too deep for Bun's parser is too deep for the yaml package too, which takes seconds to say so.
+        this.texts.delete(file);
+        this.problems.push({ file, path: [], unplaced: true, message: "nested too deep to parse" });
+        return undefined;
+      }
       const message = (e as Error).message.replace(/^YAML Parse error: /, "");
       this.problems.push({ file, path: [], message: message.charAt(0).toLowerCase() + message.slice(1), syntax: true });
       return undefined;
@@ -125,7 +131,8 @@ function matchFiles(root: string, spec: string, reader: Reader, where: { file: s
   }
   const file = resolve(root, spec);
   if (!existsSync(file)) reader.problems.push({ ...where, message: `${spec} does not exist` });
-  else if (!statSync(file).isFile()) reader.problems.push({ ...where, message: `${spec} is not a file (to include a folder, write ${spec.replace(/\/$/, "")}/*.yml)` });
+  else if (statSync(file).isDirectory()) reader.problems.push({ ...where, message: `${spec} is not a file (to include a folder, write ${spec.replace(/\/$/, "")}/*.yml)` });
+  else if (!statSync(file).isFile()) reader.problems.push({ ...where, message: `${spec} is not a regular file (${kindOfFile(statSync(file))})` });
   else return [file];
   return [];
 }
@@ -143,12 +150,29 @@ async function fetchDocument(url: string, reader: Reader, where: { file: string;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: "application/yaml, application/json, text/plain" } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return reader.parse(url, await res.text());
+    return reader.parse(url, await boundedText(res));
   } catch (e) {
     const why = (e as Error).name === "TimeoutError" ? "no answer within 10 s" : (e as Error).message;
     reader.problems.push({ ...where, message: `cannot fetch ${url}: ${why}` });
     return undefined;
   }
+}
+
+/** A response body of at most MAX_CONFIG_BYTES, read no further than that. */
+async function boundedText(res: Response): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  if (declared > MAX_CONFIG_BYTES) throw new Error(tooBig(declared));
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of res.body ?? []) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length > MAX_CONFIG_BYTES) {
+      await res.body?.cancel().catch(() => {});
+      throw new Error(`the body is over the 1 MiB limit for a config file`);
+    }
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** An included document: one service named after the file, or a `services:` map of them. */

@@ -157,3 +157,43 @@ describe("huge keys and values are cut short in messages", () => {
     ]);
   });
 });
+
+describe("other ways in", () => {
+  test("an include: that is a FIFO", async () => {
+    const p = tempProject({ "sv.yml": "include: [pipe.yml]\n" });
+    mkfifo(join(p.root, "pipe.yml"));
+    await rejects(p, ["sv.yml:1:11: include.0: pipe.yml is not a regular file (a FIFO)"]);
+  });
+
+  test("nesting too deep for the parser", async () => {
+    const p = tempProject({ "services/a.yml": `command: sleep 1\ndescription: ${"[".repeat(20_000)}${"]".repeat(20_000)}\n` });
+    await rejects(p, ["services/a.yml: nested too deep to parse"]);
+  });
+
+  test("an included URL whose body is over 1 MiB, declared or streamed", async () => {
+    const body = `command: sleep 1\n#${"a".repeat(2 * 1024 * 1024)}\n`;
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req) => {
+        if (new URL(req.url).pathname === "/declared.yml") return new Response(body);
+        const stream = new ReadableStream({
+          pull(controller) {
+            controller.enqueue(new TextEncoder().encode("#".repeat(64 * 1024) + "\n")); // without end
+          },
+        });
+        return new Response(stream);
+      },
+    });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const p = tempProject({ "sv.yml": `include: [${base}/declared.yml, ${base}/endless.yml]\n` });
+      await rejects(p, [
+        `sv.yml:1:11: include.0: cannot fetch ${base}/declared.yml: ${(body.length / 1024 / 1024).toFixed(1)} MiB is over the 1 MiB limit for a config file`,
+        `sv.yml:1:${13 + base.length + 13}: include.1: cannot fetch ${base}/endless.yml: the body is over the 1 MiB limit for a config file`,
+      ]);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
