@@ -7,6 +7,7 @@ import { serviceOf, unitNames } from "../engine/units.ts";
 import { UsageError } from "../errors.ts";
 import { followEvents, readEvents } from "../observe/events.ts";
 import { readState } from "../store/store.ts";
+import { watchReader } from "../runtime/reader-gone.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
 
@@ -75,14 +76,18 @@ export default defineCommand({
       else if (!output.quiet && events.length > 0) console.log(events.map((e) => formatEvent(e, { nameWidth, color })).join("\n"));
       return;
     }
-    // Follow until Ctrl-C (or SIGTERM): stop polling and return, so sv exits 0.
+    // Follow until Ctrl-C (or SIGTERM), or until the reader of stdout is gone (`sv events -f | head -1`):
+    // stop polling and return, so sv exits 0. Like `yes | head -1` seen from the shell: the pipeline got
+    // what it asked for, so it is no error (GNU tail's exit 1 would fail `set -o pipefail` scripts for nothing).
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
+    const unwatch = watchReader(onSignal);
     try {
       for await (const e of followEvents(ctx.paths, { last, services, signal: stop.signal })) print(e);
     } finally {
+      unwatch();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }

@@ -9,6 +9,7 @@ import { logger } from "../output/logger.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
 import { logFile, type Paths } from "../paths.ts";
 import { hasLog } from "../runtime/logs/files.ts";
+import { watchReader } from "../runtime/reader-gone.ts";
 import { followLog, type Follower } from "../runtime/logs/follow.ts";
 import { readTail, tailLog } from "../runtime/logs/tail.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
@@ -83,7 +84,9 @@ async function write(text: string): Promise<boolean> {
 }
 
 /**
- * Print new lines as they are written until SIGINT/SIGTERM (exit 0) or the reader goes away. `discover`
+ * Print new lines as they are written until SIGINT/SIGTERM or the reader goes away (EPIPE on a write, or
+ * stdout polled as hung up every 200 ms, so a silent log is left too): exit 0 either way, as `sv events -f`
+ * does, since the pipeline got what it asked for. `discover`
  * is asked on each pass for units that appeared since (new runs of a multi-shot service).
  */
 async function follow(followers: Map<string, Follower>, discover: () => string[], open: (unit: string) => Follower, format: (unit: string, line: string) => string): Promise<void> {
@@ -95,6 +98,7 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  const unwatch = watchReader(stop);
   try {
     while (!stopped) {
       for (const unit of discover()) if (!followers.has(unit)) followers.set(unit, open(unit));
@@ -104,6 +108,7 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
       if (!stopped) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, POLL_MS)));
     }
   } finally {
+    unwatch();
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     for (const f of followers.values()) f.close();
