@@ -52,7 +52,7 @@ describe("a hit is the project a full load gives", () => {
     await prime(p);
   });
 
-  test("a project using every key, inline and included services, undefined values, infinity and -0", async () => {
+  test("a project using every key, inline and included services, undefined values, the longest duration (1 year) and -0", async () => {
     const p = tempProject({
       "sv.yml": [
         "include: [extra/one.yml, 'more/*.yml']",
@@ -90,7 +90,7 @@ describe("a hit is the project a full load gives", () => {
         "start_delay: -0",
         "notify_delay: 1s",
         "stop_signal: int",
-        "stop_timeout: .inf",
+        "stop_timeout: 8760h",
         "limits: { memory: 512M, nofile: 4096, nproc: 64 }",
         "log: { max_size: 1M, keep: 2 }",
         "on_failure: [{ webhook: 'http://127.0.0.1:9000/alerts' }, { command: [./page.sh, api] }]",
@@ -105,7 +105,7 @@ describe("a hit is the project a full load gives", () => {
     });
     const env = { WHO: "me" };
     const fresh = await loadProject(p.root, env);
-    expect(fresh.services.get("api")!.stopTimeoutMs).toBe(Infinity);
+    expect(fresh.services.get("api")!.stopTimeoutMs).toBe(31_536_000_000);
     expect(Object.is(fresh.services.get("api")!.startDelayMs, -0)).toBe(true);
     expect(fresh.services.get("api")!.env).toEqual({ A: "1", B: "1-none", C: "literal ${X}", LOG_LEVEL: "debug", N: "3", ON: "true" });
     expect(existsSync(cacheFile(p.root, "var/sv"))).toBe(true);
