@@ -21,7 +21,7 @@ export function readEvents(paths: Paths, opts: EventFilter & { last?: number } =
  * The last `want` matching events, and where the log ended when they were read (to follow from there).
  * Reads the last lines from the end (runtime/logs/tail.ts); with a filter, widens until enough match.
  */
-function tailMatching(file: string, want: number, match: (e: SvEvent) => boolean): { events: SvEvent[]; tail: Tail } {
+export function tailMatching(file: string, want: number, match: (e: SvEvent) => boolean): { events: SvEvent[]; tail: Tail } {
   if (want <= 0) return { events: [], tail: readTail(file, 0) };
   for (let n = Math.max(want, 64); ; n *= 4) {
     const tail = readTail(file, n);
@@ -63,7 +63,7 @@ function isEvent(x: unknown): x is SvEvent {
   );
 }
 
-function parseLines(lines: string[]): SvEvent[] {
+export function parseLines(lines: string[]): SvEvent[] {
   const out: SvEvent[] = [];
   for (const line of lines) {
     if (!line.trim()) continue;
@@ -75,7 +75,7 @@ function parseLines(lines: string[]): SvEvent[] {
   return out;
 }
 
-function matcher(services: string[] | undefined): (e: SvEvent) => boolean {
+export function matcher(services: string[] | undefined): (e: SvEvent) => boolean {
   if (!services || services.length === 0) return () => true;
   const names = new Set(services);
   return (e) => {

@@ -11,14 +11,14 @@ export interface Token {
   role: ApiRole;
 }
 
-/** The role of the presented token, compared in constant time against every configured token. */
-export function authorize(tokens: Token[], header: string | null): ApiRole | "missing" | "invalid" {
+/** The configured token presented (its role, and its identity for the per-token caps), compared in constant time against every one. */
+export function authorize(tokens: Token[], header: string | null): Token | "missing" | "invalid" {
   const m = header ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
   if (!m) return "missing";
   const digest = sha256(m[1]!);
-  let role: ApiRole | undefined;
-  for (const t of tokens) if (timingSafeEqual(digest, t.digest)) role = t.role;
-  return role ?? "invalid";
+  let found: Token | undefined;
+  for (const t of tokens) if (timingSafeEqual(digest, t.digest)) found = t;
+  return found ?? "invalid";
 }
 
 function sha256(text: string): Buffer {

@@ -12,6 +12,7 @@ import { EXIT, SvError } from "../../errors.ts";
 import { readState, type StoreState } from "../../store/store.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { authorize, type Token } from "./auth.ts";
+import { type Limiter, RETRY_AFTER_S } from "./limits.ts";
 import { eventStream } from "./sse.ts";
 
 export const DEFAULT_LOG_LINES = 100;
@@ -27,19 +28,43 @@ export interface RouteDeps {
   inflight: Set<Promise<unknown>>;
   /** Open event streams; the server aborts them when it stops. */
   streams: Set<AbortController>;
+  /** Open event streams and other requests in flight, counted per token and in all (limits.ts). */
+  limits: { streams: Limiter; requests: Limiter };
   heartbeatMs: number;
 }
 
 /** Answer one request: 401 without a valid token, 404/405 off the route table, 403 for an operation with a read token. */
 export async function handleRequest(req: Request, srv: Server<unknown>, deps: RouteDeps): Promise<Response> {
-  const { tokens, getCtx, ops, inflight, streams, heartbeatMs } = deps;
-  const role = authorize(tokens, req.headers.get("authorization"));
-  if (role === "missing") return json(401, { error: "missing bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv"' });
-  if (role === "invalid") return json(401, { error: "invalid bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv", error="invalid_token"' });
-
+  const token = authorize(deps.tokens, req.headers.get("authorization"));
+  if (token === "missing" || token === "invalid") return refuse(token);
   const url = new URL(req.url);
+  const kind = url.pathname === "/v1/events" ? "streams" : "requests";
+  const release = deps.limits[kind].acquire(token);
+  if (typeof release === "string") {
+    const what = kind === "streams" ? "event streams" : "requests in flight";
+    return json(503, { error: `too many ${what} (${release === "per token" ? "for this token" : "in all"}); try again later` }, { "Retry-After": String(RETRY_AFTER_S) });
+  }
+  let res: Response | undefined;
+  try {
+    return (res = await answer(req, url, srv, token.role, deps, release));
+  } finally {
+    // A stream holds its slot until it closes (sse.ts); anything else until it is answered.
+    if (!(kind === "streams" && res?.status === 200)) release();
+  }
+}
+
+function refuse(role: "missing" | "invalid"): Response {
+  if (role === "missing") return json(401, { error: "missing bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv"' });
+  return json(401, { error: "invalid bearer token" }, { "WWW-Authenticate": 'Bearer realm="sv", error="invalid_token"' });
+}
+
+// The route table, once the token is known and a slot is held.
+async function answer(req: Request, url: URL, srv: Server<unknown>, role: Token["role"], deps: RouteDeps, release: () => void): Promise<Response> {
+  const { getCtx, ops, inflight, streams, heartbeatMs } = deps;
   const route = matchRoute(url.pathname);
+  if (route === "malformed") return json(400, { error: `malformed percent-escape in ${url.pathname}` });
   if (!route) return json(404, { error: `no such endpoint: ${url.pathname}` });
+  // Every method Bun parses (PUT, DELETE, PATCH, OPTIONS …) gets here; one it cannot parse is refused by Bun itself.
   if (req.method !== route.method) return json(405, { error: `${req.method} is not allowed on ${url.pathname}` }, { Allow: route.method });
   if (route.method === "POST" && role !== "operate") return json(403, { error: "this token may only read (role: read); start, stop and restart need role: operate" });
 
@@ -84,7 +109,7 @@ export async function handleRequest(req: Request, srv: Server<unknown>, deps: Ro
       const last = parseCount(url.searchParams.get("last"), 0, MAX_LOG_LINES);
       if (last === null) return json(400, { error: `last must be a whole number from 0 to ${MAX_LOG_LINES}` });
       srv.timeout(req, 0);
-      return eventStream(ctx, { services, last, heartbeatMs, signal: req.signal, streams });
+      return eventStream(ctx, { services, last, heartbeatMs, signal: req.signal, streams, release });
     }
   }
 }
@@ -94,14 +119,19 @@ type Route =
   | { kind: "service" | "logs"; method: "GET"; name: string }
   | { kind: "action"; method: "POST"; name: string; action: "start" | "stop" | "restart" };
 
-/** The endpoint a path names, or null. */
-function matchRoute(path: string): Route | null {
+/** The endpoint a path names, null for none, "malformed" for a name that is not valid percent-encoded UTF-8 (`%ZZ`). */
+function matchRoute(path: string): Route | "malformed" | null {
   if (path === "/metrics") return { kind: "metrics", method: "GET" };
   if (path === "/v1/services" || path === "/v1/services/") return { kind: "services", method: "GET" };
   if (path === "/v1/events") return { kind: "events", method: "GET" };
   const m = /^\/v1\/services\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return null;
-  const name = decodeURIComponent(m[1]!);
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+  } catch {
+    return "malformed";
+  }
   const sub = m[2];
   if (sub === undefined) return { kind: "service", method: "GET", name };
   if (sub === "logs") return { kind: "logs", method: "GET", name };

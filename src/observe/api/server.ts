@@ -5,6 +5,7 @@ import type { ApiSettings } from "../../config/schema.ts";
 import type { Ctx } from "../../engine/context.ts";
 import { EXIT, SvError, UsageError } from "../../errors.ts";
 import { loadTokens } from "./auth.ts";
+import { limiter, REQUEST_LIMITS, STREAM_LIMITS } from "./limits.ts";
 import { errorResponse, handleRequest } from "./routes.ts";
 import { SSE_HEARTBEAT_MS } from "./sse.ts";
 
@@ -56,7 +57,8 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   const streams = new Set<AbortController>();
   const ops = opts.serialize ?? serializer();
   const inflight = new Set<Promise<unknown>>();
-  const deps = { tokens, getCtx, ops, inflight, streams, heartbeatMs: opts.heartbeatMs ?? SSE_HEARTBEAT_MS };
+  const limits = { streams: limiter(STREAM_LIMITS), requests: limiter(REQUEST_LIMITS) };
+  const deps = { tokens, getCtx, ops, inflight, streams, limits, heartbeatMs: opts.heartbeatMs ?? SSE_HEARTBEAT_MS };
   let server: Server<unknown>;
   try {
     server = Bun.serve({

@@ -10,6 +10,8 @@ const MARK_BYTES = 64;
 export interface Follower {
   /** The complete lines written since the last call. */
   poll(): string[];
+  /** Where it stands: the file it reads (null before it exists) and the offset reached, an unfinished line included. */
+  position(): { ino: number | null; offset: number };
   close(): void;
 }
 
@@ -146,6 +148,9 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
         if (fd !== null) pos = readFrom(fd, 0);
       }
       return out.splice(0);
+    },
+    position() {
+      return fd === null ? { ino: null, offset: 0 } : { ino, offset: pos };
     },
     close() {
       if (fd !== null) closeSync(fd);
