@@ -1,0 +1,127 @@
+// The API of a real `sv watch --listen` under hostile clients: malformed escapes and odd methods get
+// answers, not a 500 or a dropped connection; past the stream caps (8 per token, 64 in all) a client
+// gets 503 with Retry-After, every open stream shares one fd on events.jsonl, and the watch still heals.
+import { expect, test } from "bun:test";
+import { readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, fixture, freePort, isAlive, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+import { killGroup, startWatch, type Watch } from "../supervise/support.ts";
+import { STREAM_LIMITS } from "../../src/observe/api/limits.ts";
+
+/** Nine tokens: eight fill the 64 streams in all (8 each), the ninth finds no room. */
+const TOKENS = Array.from({ length: 9 }, (_, i) => `hostile-token-${i}-0123456789abcdef`);
+
+async function watchWithApi(): Promise<{ watch: Watch; url: string; root: string; port: number }> {
+  const port = freePort();
+  const p = tempProject({
+    "sv.yml": `api:\n  tokens:\n${TOKENS.map((t) => `    - { token: ${t}, role: operate }\n`).join("")}`,
+    "services/web.yml": JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, restart_delay: "100ms" }),
+  });
+  expect((await sv(p.root, ["up"])).code).toBe(0);
+  const watch = startWatch(p.root, ["--interval", "500ms", "--listen", "127.0.0.1:0"]);
+  await watch.waitOutput(/API on http:\/\/127\.0\.0\.1:\d+/, "watch to serve the API");
+  const url = /API on (http:\/\/127\.0\.0\.1:\d+)/.exec(watch.output())![1]!;
+  return { watch, url, root: p.root, port };
+}
+
+const auth = (token = TOKENS[0]!) => ({ Authorization: `Bearer ${token}` });
+
+/** How many of `pid`'s fds are open on `file`. */
+function fdsOn(pid: number, file: string): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test("a malformed percent-escape is 400 with a JSON error; PUT, DELETE, PATCH, OPTIONS are 405 with Allow", async () => {
+  const { watch, url } = await watchWithApi();
+  try {
+    for (const path of ["/v1/services/%ZZ", "/v1/services/%E0%A4%A/logs", "/v1/services/%ZZ/start"]) {
+      const res = await fetch(`${url}${path}`, { headers: auth() });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      expect(await res.json()).toEqual({ error: `malformed percent-escape in ${path}` });
+    }
+    for (const [method, path, allow] of [["PUT", "/v1/services", "GET"], ["DELETE", "/v1/services/web", "GET"], ["PATCH", "/v1/events", "GET"], ["OPTIONS", "/metrics", "GET"], ["PUT", "/v1/services/web/stop", "POST"]] as const) {
+      const res = await fetch(`${url}${path}`, { method, headers: auth() });
+      expect([method, path, res.status, res.headers.get("allow")]).toEqual([method, path, 405, allow]);
+      expect(await res.json()).toEqual({ error: `${method} is not allowed on ${path}` });
+    }
+    expect((await fetch(`${url}/v1/services`, { headers: auth() })).status).toBe(200);
+  } finally {
+    expect(await watch.stop()).toBe(0);
+  }
+});
+
+/** What each open stream received, in order of opening. */
+const received: string[][] = [];
+
+/** An open SSE stream: resolves once its first bytes (the `: sv events` comment) arrived; the rest go to `received`. */
+async function openStream(url: string, token: string, ac: AbortController): Promise<Response> {
+  const res = await fetch(`${url}/v1/events`, { headers: auth(token), signal: ac.signal });
+  if (res.status === 200) {
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toStartWith(": sv events\n");
+    const got: string[] = [];
+    received.push(got);
+    void (async () => {
+      const decoder = new TextDecoder();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) got.push(decoder.decode(r.value, { stream: true }));
+    })().catch(() => undefined);
+  }
+  return res;
+}
+
+test("stream caps: 8 per token and 64 in all, then 503 with Retry-After; one fd for all; the watch heals meanwhile", async () => {
+  expect(STREAM_LIMITS).toEqual({ perToken: 8, total: 64 });
+  const { watch, url, root } = await watchWithApi();
+  const ac = new AbortController();
+  const eventsFile = join(root, ".sv/events.jsonl");
+  try {
+    const before = fdsOn(watch.pid, eventsFile);
+    // Token 0 fills its 8; the 9th is refused for this token while others still get theirs.
+    const mine = await Promise.all(Array.from({ length: 8 }, () => openStream(url, TOKENS[0]!, ac)));
+    expect(mine.map((r) => r.status)).toEqual(Array(8).fill(200));
+    const ninth = await openStream(url, TOKENS[0]!, ac);
+    expect(ninth.status).toBe(503);
+    expect(ninth.headers.get("retry-after")).toBe("5");
+    expect(await ninth.json()).toEqual({ error: "too many event streams (for this token); try again later" });
+
+    // Seven more tokens fill the 64 in all; then a fresh token is refused too.
+    const rest = await Promise.all(TOKENS.slice(1, 8).flatMap((t) => Array.from({ length: 8 }, () => openStream(url, t, ac))));
+    expect(rest.filter((r) => r.status === 200)).toHaveLength(56);
+    const full = await openStream(url, TOKENS[8]!, ac);
+    expect(full.status).toBe(503);
+    expect(full.headers.get("retry-after")).toBe("5");
+    expect(await full.json()).toEqual({ error: "too many event streams (in all); try again later" });
+    // Ordinary requests are not streams: still answered.
+    expect((await fetch(`${url}/v1/services`, { headers: auth(TOKENS[8]) })).status).toBe(200);
+
+    // 64 streams, one follower: at most one more fd on events.jsonl than before they opened.
+    expect(fdsOn(watch.pid, eventsFile)).toBe(before + 1);
+
+    // Meanwhile the watch still heals a SIGKILLed service, and every stream hears of it.
+    const old = (await unitStatus(root, "web")).pid!;
+    killGroup(old);
+    await waitFor(() => !isAlive(old), "the killed service to be gone");
+    await waitFor(async () => {
+      const s = await unitStatus(root, "web");
+      return s.state === "running" && s.pid !== old ? s : null;
+    }, "the watch to restart web", 15_000);
+    expect(received).toHaveLength(64);
+    const heard = (chunks: string[]) => chunks.join("").includes('"service":"web","from":"running","to":"restarting"');
+    await waitFor(() => received.every(heard) || null, "every stream to carry the crash");
+
+    // Closing streams frees their slots.
+    ac.abort();
+    await waitFor(async () => (await openStream(url, TOKENS[8]!, new AbortController())).status === 200 || null, "a slot to free up");
+  } finally {
+    ac.abort();
+    expect(await watch.stop()).toBe(0);
+  }
+});
