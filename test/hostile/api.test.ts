@@ -125,3 +125,66 @@ test("stream caps: 8 per token and 64 in all, then 503 with Retry-After; one fd 
     expect(await watch.stop()).toBe(0);
   }
 });
+
+test("streams joining while events are appended each get every event once, in order, from one shared follower", async () => {
+  const { sharedEvents, openFollowers } = await import("../../src/observe/event-hub.ts");
+  const { appendFileSync } = await import("node:fs");
+  const p = tempProject();
+  const paths = { eventsFile: join(p.root, "events.jsonl") } as import("../../src/paths.ts").Paths;
+  const line = (i: number) => `${JSON.stringify({ ts: new Date(0).toISOString(), service: "web", from: "stopped", to: "starting", reason: `n${i}`, pid: i })}\n`;
+  for (let i = 0; i < 5; i++) appendFileSync(paths.eventsFile, line(i));
+  const ac = new AbortController();
+  const seen: number[][] = [];
+  const runs: Promise<void>[] = [];
+  const join_ = () => {
+    const got: number[] = [];
+    seen.push(got);
+    runs.push((async () => {
+      for await (const e of sharedEvents(paths, { last: 3, signal: ac.signal, pollMs: 5 })) got.push(e.pid!);
+    })());
+  };
+  // 20 streams join one by one while 200 events are written in bursts.
+  for (let i = 5; i < 205; i++) {
+    appendFileSync(paths.eventsFile, line(i));
+    if (i % 10 === 0) join_();
+    if (i % 7 === 0) await Bun.sleep(1);
+  }
+  await waitFor(() => seen.every((got) => got.at(-1) === 204) || null, "every stream to reach the last event");
+  expect(openFollowers()).toBe(1);
+  for (const got of seen) {
+    // Its three before joining, then each later one exactly once.
+    const first = got[0]!;
+    expect(got).toEqual(Array.from({ length: 205 - first }, (_, k) => first + k));
+  }
+  ac.abort();
+  await Promise.all(runs);
+  expect(openFollowers()).toBe(0);
+});
+
+test("requests in flight: 16 per token, then 503 with Retry-After until one is answered", async () => {
+  const { startApi } = await import("../../src/observe/api/server.ts");
+  const { openContext } = await import("../../src/engine/context.ts");
+  const { REQUEST_LIMITS } = await import("../../src/observe/api/limits.ts");
+  expect(REQUEST_LIMITS).toEqual({ perToken: 16, total: 128 });
+  const p = tempProject({ "services/web.yml": JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port: freePort() }) });
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  // Operations wait at the gate: the POSTs stay in flight.
+  const serialize = async <T>(op: () => Promise<T>): Promise<T> => (await gate, op());
+  const api = await startApi({ ctx: await openContext({ root: p.root }), listen: "127.0.0.1:0", settings: { tokens: [{ token: TOKENS[0]!, role: "operate" }, { token: TOKENS[1]!, role: "operate" }], allowInsecure: false }, serialize });
+  try {
+    const post = (t = TOKENS[0]!) => fetch(`${api.url}/v1/services/web/stop`, { method: "POST", headers: auth(t) });
+    const held = Array.from({ length: 16 }, () => post());
+    await Bun.sleep(200);
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(await refused.json()).toEqual({ error: "too many requests in flight (for this token); try again later" });
+    expect((await fetch(`${api.url}/v1/services`, { headers: auth(TOKENS[1]) })).status).toBe(200);
+    open();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual(Array(16).fill(200));
+    expect((await post()).status).toBe(200);
+  } finally {
+    await api.stop();
+  }
+});
