@@ -156,8 +156,8 @@ function readHead(file: string, maxBytes: number): string {
 }
 
 /**
- * Is TCP `port` taken? A bind to the wildcard address answers in microseconds (reading /proc/net/tcp walks
- * the kernel's whole socket hash: ~10 ms); /proc is read only to name the holder of a taken port.
+ * Is TCP `port` taken by a listener? A bind to the wildcard address answers in microseconds (reading
+ * /proc/net/tcp walks the kernel's whole socket hash: ~10 ms); /proc is read only when the bind fails.
  */
 export function isPortTaken(port: number): boolean {
   try {
@@ -165,6 +165,9 @@ export function isPortTaken(port: number): boolean {
     probe.stop(true);
     return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test((e as Error).message);
+    const inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test((e as Error).message);
+    // A bind also fails on a port that only has TIME_WAIT (or outgoing) sockets, which a server with
+    // SO_REUSEADDR binds fine: only a listener counts.
+    return inUse && !isPortFree(port);
   }
 }

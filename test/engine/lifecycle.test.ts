@@ -162,7 +162,9 @@ test("after every process died, reconcile restarts dependencies first and depend
 
 test("instances: 2 with port: P gives instance i PORT=P+i and probes it there", async () => {
   const p = tempProject();
-  const port = freePort();
+  // Two free ports in a row.
+  let port = freePort();
+  while (await isListening(port + 1)) port = freePort();
   p.write("services/web.yml", JSON.stringify({ command: [BUN, fixture("tcp-server.ts")], port, instances: 2 }));
   const up = await sv(p.root, ["up"]);
   expect(up.code).toBe(0);

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { type PortHolder, decodeAddress, describePortHolder, findPortHolder, isPortFree, parseListeners } from "../../src/runtime/ports.ts";
+import { isPortTaken } from "../../src/runtime/ports.ts";
 import { BUN, REPO, fixture, freePort, killAfterTest, waitFor } from "../helpers/project.ts";
 
 const HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
@@ -153,4 +154,21 @@ describe("what does not count", () => {
       server.stop(true);
     }
   });
+});
+
+test("isPortTaken: a listener is taken; a port left with only TIME_WAIT sockets is not (a server binds it again)", async () => {
+  let closed!: () => void;
+  const done = new Promise<void>((r) => (closed = r));
+  // The server closes first, so its side of the connection (on the listening port) goes to TIME_WAIT.
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open(s) { s.end(); }, data() {} } });
+  const port = server.port;
+  expect(isPortTaken(port)).toBe(true);
+  await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close() { closed(); } } });
+  await done;
+  server.stop(true);
+  const tcp = await Bun.file("/proc/net/tcp").text();
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  // TIME_WAIT is state 06.
+  expect(tcp.split("\n").some((l) => l.includes(`:${hex} `) && l.split(/\s+/)[4] === "06")).toBe(true);
+  expect(isPortTaken(port)).toBe(false);
 });

@@ -69,8 +69,10 @@ test("5 concurrent sv up of the same service start one process; the others wait 
   const results = await Promise.all(runs.map((r) => r.done));
   for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   const { pid } = (await status(p.root))[0]!;
-  // One of them started it (and says with which pid); every other one waited for it or found it running.
-  const starters = results.filter((r) => r.stdout.includes(`(pid ${pid})`));
+  // One of them started it (and says with which pid, and how long it took); every other one waited for it
+  // (naming the same pid) or found it running.
+  const starters = results.filter((r) => r.stdout.includes(`(pid ${pid}) in `));
+  for (const r of results) expect(r.stdout).toMatch(new RegExp(`running \\(pid ${pid}\\)|already running`));
   expect(starters).toHaveLength(1);
   for (const r of results.filter((r) => !r.stdout.includes(`(pid ${pid})`))) expect(r.stdout).toMatch(/^✓ slow (already )?running\n$/);
   expect(events(p.root).filter((e) => e.to === "starting")).toHaveLength(1);
