@@ -106,7 +106,7 @@ export interface Backend {
   start(req: StartRequest): Promise<Started>;
   /** Is it alive, and how did it end? `unit` names the unit the handle belongs to. */
   inspect(unit: string, handle: Handle): Promise<Inspection>;
-  /** The stop signal, up to `timeoutMs`, then a kill; resolves once nothing of it is left. */
+  /** The stop signal, up to `timeoutMs`, then a kill; resolves once nothing of it is left (nothing to reap). */
   stop(unit: string, handle: Handle, opts: StopOptions): Promise<StopOutcome>;
   /** Kill it now and wait until it is gone. */
   kill(unit: string, handle: Handle): Promise<void>;

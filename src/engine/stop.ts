@@ -129,7 +129,6 @@ export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim)
   const r = await backend.stop(c.unit, c.handle, { signal: c.signal, timeoutMs: c.timeoutMs });
   const post = svc && (await runHook(ctx, svc, c.unit, "post_stop"));
   if (post) warnings.push(post);
-  await backend.reap(c.unit, c.handle);
   if (r.forced) warnings.unshift(endMessage(c.unit, { kind: "stop-timeout", timeoutMs: c.timeoutMs, signal: c.signal }));
   return { unit: c.unit, handle: c.handle, forced: r.forced, durationMs: r.durationMs, warnings };
 }

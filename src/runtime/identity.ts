@@ -65,9 +65,9 @@ export function isSameProcess(pid: number | null, startTicks: number | null): bo
 let scanCache: { at: number; groups: Map<number, number[]> } | undefined;
 
 /** Live (not ended) members of every process group, from one /proc scan shared for a few ms. */
-export function liveGroups(maxAgeMs = 5): Map<number, number[]> {
+export function liveGroups(maxAgeMs = 5, notBefore = -Infinity): Map<number, number[]> {
   const now = performance.now();
-  if (scanCache && now - scanCache.at < maxAgeMs) return scanCache.groups;
+  if (scanCache && scanCache.at >= notBefore && now - scanCache.at < maxAgeMs) return scanCache.groups;
   const groups = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
@@ -78,13 +78,13 @@ export function liveGroups(maxAgeMs = 5): Map<number, number[]> {
     if (list) list.push(pid);
     else groups.set(stat!.pgid, [pid]);
   }
-  scanCache = { at: performance.now(), groups };
+  scanCache = { at: now, groups };
   return groups;
 }
 
 /** Live members of process group `pgid`. */
-export function groupMembers(pgid: number, maxAgeMs = 5): number[] {
-  return liveGroups(maxAgeMs).get(pgid) ?? [];
+export function groupMembers(pgid: number, maxAgeMs = 5, notBefore = -Infinity): number[] {
+  return liveGroups(maxAgeMs, notBefore).get(pgid) ?? [];
 }
 
 /** This process's own start ticks, to mark units it owns. */

@@ -34,21 +34,26 @@ function groupExists(pgid: number): boolean {
 
 /**
  * Are live (non-zombie) processes left in our group? Scans /proc only when the leader is gone but the group
- * is not (its zombie leader not yet reaped, or stray members). One scan serves every group for a few ms
- * (stopping 50 units at once must not scan 50 times a round): an empty answer cannot be stale, since
- * a group being stopped gains members only by a fork of a live one, which the scan would have seen.
+ * is not (its zombie leader not yet reaped, or stray members). One scan (~5 ms here) serves every group
+ * signalled before it began, for 25 ms (stopping 50 units at once must not scan 50 times a round): an
+ * empty answer cannot be stale, since a signalled group gains members only by a fork of a live one,
+ * which the scan would have seen.
  */
 function hasLiveMembers(pgid: number, startTicks: number, since: number): boolean {
   const leader = readStat(pgid);
   if (leader && !isDead(leader)) return leader.startTicks === startTicks;
-  // Only a scan made since the wait began counts (a group younger than an older scan is not in it).
-  return groupExists(pgid) && groupMembers(pgid, Math.min(SCAN_SHARE_MS, performance.now() - since)).length > 0;
+  // Only a scan begun after the group was signalled counts (a group younger than an older scan is not in it).
+  return groupExists(pgid) && groupMembers(pgid, SCAN_SHARE_MS, since).length > 0;
 }
 
 /** How long one /proc scan answers for every group being waited on. */
-const SCAN_SHARE_MS = 4;
+const SCAN_SHARE_MS = 25;
+
+/** When each group was last signalled by this sv (performance.now()), for waitGroupEmpty's shared scans. */
+const signalled = new Map<number, number>();
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  signalled.set(pgid, performance.now());
   // kill(-1) reaches every process we may signal and kill(-0) our own group: never, whatever a record says.
   if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new Error(`bug: refusing to signal process group ${pgid}`);
   try {
@@ -63,7 +68,8 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
  * now belongs to another process (reused once our group emptied) counts as gone, not as a straggler.
  */
 async function waitGroupEmpty(pgid: number, startTicks: number, deadline: number): Promise<boolean> {
-  const since = performance.now();
+  // A scan made after the group was signalled has seen every member it could still have.
+  const since = signalled.get(pgid) ?? performance.now();
   for (let pause = 2; ; pause = Math.min(pause * 2, 20)) {
     if (!hasLiveMembers(pgid, startTicks, since)) return true;
     if (performance.now() >= deadline) return false;

@@ -82,9 +82,12 @@ export function createLocalBackend(paths: Paths): Backend {
       return { alive: false, exit: record ?? undefined, pid: handle.pid };
     },
 
-    async stop(_unit, h, opts) {
+    async stop(unit, h, opts) {
       const handle = asProcess(h);
-      return stopGracefully(handle.pgid, handle.ticks, opts.signal as NodeJS.Signals, opts.timeoutMs);
+      const r = await stopGracefully(handle.pgid, handle.ticks, opts.signal as NodeJS.Signals, opts.timeoutMs);
+      // The group is gone (stopGracefully waits for that): only its exit record is left to remove.
+      rmSync(exitFile(unit, handle.pgid), { force: true });
+      return r;
     },
 
     async kill(_unit, h) {
