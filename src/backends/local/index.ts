@@ -1,5 +1,5 @@
 // The local backend: each unit is a process group on this machine, led by a gated exit relay.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SvError } from "../../errors.ts";
 import { logFile, type Paths } from "../../paths.ts";
@@ -44,6 +44,7 @@ export function createLocalBackend(paths: Paths): Backend {
 
     async start(req: StartRequest): Promise<Started> {
       const { svc } = req;
+      forgetRecords(req.unit);
       if (req.port !== undefined && isPortTaken(req.port)) {
         const holder = findPortHolder(req.port) ?? { pid: null, command: null, inode: 0 };
         throw new SvError(`${req.unit}: ${describePortHolder(req.port, holder)}`, { hint: "stop that process, or give the service another port:" });
@@ -82,12 +83,11 @@ export function createLocalBackend(paths: Paths): Backend {
       return { alive: false, exit: record ?? undefined, pid: handle.pid };
     },
 
-    async stop(unit, h, opts) {
+    async stop(_unit, h, opts) {
       const handle = asProcess(h);
-      const r = await stopGracefully(handle.pgid, handle.ticks, opts.signal as NodeJS.Signals, opts.timeoutMs);
-      // The group is gone (stopGracefully waits for that): only its exit record is left to remove.
-      rmSync(exitFile(unit, handle.pgid), { force: true });
-      return r;
+      // The group is gone when this resolves: nothing to reap. Its exit record stays, to be read (how
+      // it ended), until the unit starts again.
+      return stopGracefully(handle.pgid, handle.ticks, opts.signal as NodeJS.Signals, opts.timeoutMs);
     },
 
     async kill(_unit, h) {
@@ -122,6 +122,18 @@ export function createLocalBackend(paths: Paths): Backend {
       },
     },
   };
+
+  /** Exit records of earlier runs of `unit`: no handle refers to them once it starts again. */
+  function forgetRecords(unit: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(runDir);
+    } catch {
+      return;
+    }
+    const mine = new RegExp(`^${unit.replace(/[.]/g, "\\.")}\\.\\d+\\.exit$`);
+    for (const n of names) if (mine.test(n)) rmSync(join(runDir, n), { force: true });
+  }
 
   function readRecord(unit: string, handle: ProcessHandle) {
     const file = exitFile(unit, handle.pgid);
