@@ -258,9 +258,13 @@ async function crashOnce(ctx: PhaseCtx): Promise<Sample> {
   if (pids.length !== 1) throw new Error(`${svc.name}: expected one process serving port ${svc.port} before the kill, found ${pids.length}`);
   const pid = pids[0]!;
   if (!(await accepts(svc.port))) throw new Error(`${svc.name}: port ${svc.port} does not accept connections before the kill`);
-  if (ctx.session.crashGroup && pgidOf(pid) !== pid) throw new Error(`${svc.name}: pid ${pid} does not lead its process group (pgid ${pgidOf(pid)})`);
+  // sv: the service runs in a group of its own, led by sv's exit relay (or by the service itself).
+  const pgid = ctx.session.crashGroup ? pgidOf(pid) : null;
+  if (ctx.session.crashGroup && (pgid === null || pgid <= 1 || pgid === pgidOf(process.pid))) {
+    throw new Error(`${svc.name}: pid ${pid} is not in a process group of its own (pgid ${pgid})`);
+  }
   const t0 = performance.now();
-  process.kill(ctx.session.crashGroup ? -pid : pid, "SIGKILL");
+  process.kill(pgid !== null ? -pgid : pid, "SIGKILL");
   const closedAt = await waitRefused(svc.port, t0 + ctx.budget(), () => supervisorGone(ctx));
   const openAt = await waitAccepting([svc.port], t0 + ctx.budget(), () => supervisorGone(ctx));
   ctx.crashedAt!.set(index, performance.now());

@@ -116,10 +116,10 @@ export interface Backend {
   address(svc: Service, instance: number): Address;
   logs: LogAccess;
   /** For `sv watch`: notice ends at once (pidfds), where the backend can; else watch polls inspect. */
-  exitWatcher?(): ExitWatcher;
+  exitWatcher?(onEnd: () => void): ExitWatcher;
 }
 
-/** Tracks a set of units and says which have ended since. */
+/** Tracks a set of units and says which have ended since; calls its `onEnd` soon after one does, so watch can sleep until then. */
 export interface ExitWatcher {
   /** Watch exactly these units (unit -> handle). */
   sync(targets: Map<string, Handle>): void;

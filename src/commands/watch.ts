@@ -72,7 +72,8 @@ export default defineCommand({
     else if (!output.quiet && !output.json) {
       console.log(`${time()} watching ${ctx.project.services.size} service${ctx.project.services.size === 1 ? "" : "s"} in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`);
     }
-    const redraw = setInterval(draw, 1000);
+    // The clock and uptimes move on a terminal; piped, nothing is drawn, so nothing needs to wake.
+    const redraw = tty ? setInterval(draw, 1000) : undefined;
     try {
       await watchLoop(ctx, {
         intervalMs,

@@ -103,8 +103,8 @@ export function createLocalBackend(paths: Paths): Backend {
 
     exec: (req) => execLocal(req, logFile(paths, req.unit)),
     address: () => ({ host: "127.0.0.1" }),
-    exitWatcher() {
-      const watch = new ExitWatch();
+    exitWatcher(onEnd) {
+      const watch = new ExitWatch(onEnd);
       return {
         sync: (targets) => watch.sync(new Map([...targets].filter(([, h]) => isProcessHandle(h)).map(([u, h]) => [u, { pid: h.pgid as number, ticks: h.ticks as number }]))),
         ended: () => watch.exited(),
