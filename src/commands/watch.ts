@@ -9,12 +9,9 @@ import { logger } from "../output/logger.ts";
 import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
-import { releaseCodePages } from "../runtime/memory.ts";
 import { rootArgs } from "./_args.ts";
 
 const RECENT_LINES = 50;
-/** Quiet this long after start-up or the last event, a watch is back to its steady state. */
-const SETTLE_MS = 3000;
 
 export default defineCommand({
   meta: {
@@ -51,11 +48,7 @@ export default defineCommand({
     const recent: string[] = [];
     let state: StoreState | undefined;
     const time = () => new Date().toISOString().slice(11, 19);
-    // Once start-up, or a burst of events (restarts), is over, the code only it ran need not stay mapped.
-    let trim = setTimeout(releaseCodePages, SETTLE_MS);
     const report = (line: string) => {
-      clearTimeout(trim);
-      trim = setTimeout(releaseCodePages, SETTLE_MS);
       const unit = line.slice(0, line.indexOf(":"));
       lastEvent.set(unit, line.slice(unit.length + 2));
       recent.push(`${time()} ${line}`);
@@ -93,7 +86,6 @@ export default defineCommand({
       });
     } finally {
       clearInterval(redraw);
-      clearTimeout(trim);
       await api?.stop();
       if (tty) process.stdout.write("\x1b[?25h\x1b[?1049l");
     }
