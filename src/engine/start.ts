@@ -13,7 +13,7 @@ import { orphanServices } from "./orphans.ts";
 import { runGraph, type Outcome, type Prerequisite } from "./orchestrate.ts";
 import { awaitStarted, type Launched } from "./ready.ts";
 import { claimUnitStop, recordUnitStopped, stopServices, stopUnit } from "./stop.ts";
-import { nextRunName, unitNames } from "./units.ts";
+import { nextRunName, serviceOf, unitNames } from "./units.ts";
 
 type UnitClaim =
   | { unit: string; intent: true }
@@ -69,7 +69,7 @@ export async function startServices(ctx: Ctx, names: string[], opts: StartOption
   return outcomes;
 }
 
-const svcOf = (ctx: Ctx, unit: string): Service => ctx.project.services.get(unit.includes(".") ? unit.slice(0, unit.lastIndexOf(".")) : unit)!;
+const svcOf = (ctx: Ctx, unit: string): Service => ctx.project.services.get(serviceOf(unit))!;
 
 /** Orphans (recorded units whose service is gone): a warning, or with --remove-orphans, stopped. */
 async function handleOrphans(ctx: Ctx, remove: boolean): Promise<Map<string, Outcome>> {

@@ -2,6 +2,7 @@
 // (afterEnd) and on every watchdog pass (planUnit).
 import { describe, expect, test } from "bun:test";
 import type { Service } from "../../src/config/schema.ts";
+import { testService } from "../backends/service.ts";
 import { BACKOFF_RESET_AFTER_MS, isStable, restartDelayMs } from "../../src/engine/backoff.ts";
 import { recordEnd } from "../../src/engine/ended.ts";
 import { afterEnd, planUnit, policyRestarts } from "../../src/engine/plan.ts";
@@ -13,36 +14,9 @@ const ago = (ms: number) => new Date(NOW - ms).toISOString();
 const later = (ms: number) => new Date(NOW + ms).toISOString();
 const HANDLE = { kind: "process", pid: 4242, pgid: 4242, ticks: 99, relay: true };
 
+/** A service with every key at its default (the backend tests' builder), `over` replacing any. */
 function svc(over: Partial<Service> = {}): Service {
-  return {
-    name: "api",
-    file: "services/api.yml",
-    path: [],
-    description: "",
-    type: "simple",
-    command: "true",
-    cwd: "/",
-    env: {},
-    instances: 1,
-    dependsOn: {},
-    after: [],
-    before: [],
-    healthCheck: { type: "process", host: "127.0.0.1", expectedStatus: 200, expectedExitCode: 0, intervalMs: 1000, timeoutMs: 2000, retries: 3, startPeriodMs: 0 },
-    restart: "on-failure",
-    restartDelayMs: 100,
-    restartMaxDelayMs: 60_000,
-    maxRestarts: 10,
-    retryAfterError: false,
-    startDelayMs: 0,
-    notifyDelayMs: 0,
-    stopSignal: "SIGTERM",
-    stopTimeoutMs: 10_000,
-    limits: {},
-    log: { maxSizeBytes: 10 << 20, keep: 5 },
-    onFailure: [],
-    hooks: {},
-    ...over,
-  };
+  return testService("api", "true", "/", over);
 }
 
 function unit(over: Partial<Unit> = {}): Unit {
