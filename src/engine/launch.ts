@@ -111,7 +111,7 @@ export function recordCreated(ctx: Ctx, tx: Tx, created: Created[]): Map<string,
     }
     unit.handle = c.started.handle;
     const backend = ctx.backends.for(c.intent.svc);
-    out.set(c.intent.unit, { launched: { unit: c.intent.unit, handle: c.started.handle, backend, startedAt: c.at, exited: c.started.exited, release: c.started.release } as Launched & { release(): Promise<void> } });
+    out.set(c.intent.unit, { launched: { unit: c.intent.unit, handle: c.started.handle, backend, startedAt: c.at, exited: c.started.exited, release: c.started.release } });
   }
   return out;
 }
@@ -127,9 +127,9 @@ export async function releaseAll(records: Iterable<{ launched: Launched } | { lo
     [...records].map((r) => {
       if ("lost" in r) return r.lost.abort();
       if (!("launched" in r)) return;
-      const l = r.launched as Launched & { release(): Promise<void> };
+      const l = r.launched;
       // The grace period and start_timeout count from here: what came before (the lock) is not the service's time.
-      return l.release().then(() => void (l.startedAt = performance.now()));
+      return l.release?.().then(() => void (l.startedAt = performance.now()));
     }),
   );
 }

@@ -39,6 +39,8 @@ export interface Launched {
   startedAt: number;
   /** Settles when it ends, if this sv is its parent. */
   exited?: Promise<Exit>;
+  /** Opens its gate (a unit this sv created; an adopted one has none). */
+  release?: () => Promise<void>;
 }
 
 /** The start_timeout of a service (default: the project's default_timeout). */

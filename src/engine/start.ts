@@ -160,7 +160,7 @@ function recordClaims(ctx: Ctx, tx: Tx, created: Created[], claims: Map<string, 
     }
     out.set(node, next);
   }
-  // Lost creations are undone by releaseAll (it aborts them) through `recorded`: pass them along.
+  // Lost creations (another sv took the unit meanwhile) are undone here: `recorded` only releases.
   for (const r of records.values()) if ("lost" in r) void r.lost.abort();
   return out;
 }
