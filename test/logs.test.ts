@@ -49,11 +49,11 @@ test("rotated files are read, oldest last, only when the current log has too few
   expect(tailLog(p.log("api"), 3)).toEqual(["line 4", "this is a cut line", "line 6"]);
   expect(tailLog(p.log("api"), 100)).toEqual(["line 1", "line 2", "line 3", "line 4", "this is a cut line", "line 6"]);
 
-  // A .1 that cannot be read (a directory: EISDIR) proves it is not touched when not needed.
+  // A .1 that is not a regular file of ours (a directory here; a planted link is the same) is never read.
   const q = project({ api: lines(1, 50) });
   mkdirSync(`${q.log("api")}.1`);
   expect(tailLog(q.log("api"), 49)).toHaveLength(49);
-  expect(() => tailLog(q.log("api"), 50)).toThrow("EISDIR");
+  expect(tailLog(q.log("api"), 50)).toEqual(lines(1, 50).trimEnd().split("\n"));
 });
 
 test("the tail of a 64 GiB (sparse) log is read from the end, not from the start", () => {

@@ -29,6 +29,8 @@ export interface StartRequest {
   instance: number;
   /** The variables sv adds (addresses, PORT, SV_SERVICE, SV_INSTANCE), on top of the service's env. */
   env: Record<string, string>;
+  /** The environment the service inherits, under its own env (sv's, less the API's secrets). */
+  inherited: Record<string, string | undefined>;
   /** The port the unit will serve, checked free before creating it. */
   port?: number;
 }

@@ -3,13 +3,14 @@
 // anything wrong with it (missing, corrupt, old, another sv) means a full load and a rewrite, never an error.
 // This is the fast path of every command: it must not import valibot, the schemas or the yaml package.
 import { deserialize, serialize } from "bun:jsc";
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { type Inputs, hashOf, readConfigText, statId } from "./inputs.ts";
 import { type Env, expand } from "./interpolate.ts";
 import { isRecord } from "./kinds.ts";
 import type { Project } from "./schema.ts";
+import { createFresh, ensurePrivateDir, isPrivateDir, readPrivate } from "../runtime/private-files.ts";
 import { globFiles, serviceFileNames } from "./sources.ts";
 
 /** Bump when the layout of the cache file changes. */
@@ -50,7 +51,9 @@ export function readCachedProject(root: string, env: Env): Project | undefined {
   try {
     const stateDir = stateDirOf(root, env);
     if (stateDir === undefined) return undefined;
-    const bytes = readFileSync(cacheFileOf(stateDir));
+    // A cache someone else could have written would be a config they wrote: only one in a private dir counts.
+    if (!isPrivateDir(stateDir) || !isPrivateDir(join(stateDir, "cache"))) return undefined;
+    const bytes = readPrivate(cacheFileOf(stateDir));
     const newline = bytes.indexOf(10);
     const header = JSON.parse(bytes.toString("utf8", 0, newline)) as Header;
     if (header.format !== FORMAT || header.program !== programId() || header.root !== root || !isUnchanged(root, env, header)) return undefined;
@@ -84,8 +87,14 @@ export function writeCachedProject(project: Project, inputs: Inputs): void {
       data: hashOf(data),
     };
     // Only the owner may read it: it holds what env files and variables expand to, secrets included.
-    mkdirSync(join(project.stateDir, "cache"), { recursive: true, mode: 0o700 });
-    writeFileSync(temp, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), data]), { mode: 0o600 });
+    ensurePrivateDir(project.stateDir);
+    ensurePrivateDir(join(project.stateDir, "cache"), 0o700);
+    const fd = createFresh(temp, 0o600);
+    try {
+      writeSync(fd, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), data]));
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temp, file);
   } catch {
     try {

@@ -22,6 +22,8 @@ export function parseEnvFile(text: string, env: Env): { vars: Record<string, str
   const scope: Env = new Proxy(vars, { get: (own, name: string) => (Object.hasOwn(own, name) ? own[name] : env[name]) });
   text.split(/\r?\n/).forEach((line, i) => {
     if (/^\s*(#.*)?$/.test(line)) return;
+    // Said without the line: an env file holds secrets, and a problem is shown by status and the API.
+    if (line.includes("\0")) return problems.push({ line: i + 1, col: line.indexOf("\0") + 1, message: "contains a NUL byte (not a KEY=VALUE file?)" });
     const m = LINE.exec(line);
     if (!m) return problems.push({ line: i + 1, col: 1, message: "expected KEY=VALUE" });
     const value = parseValue(m[2]!);

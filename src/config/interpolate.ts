@@ -22,6 +22,18 @@ export function interpolate(value: unknown, env: Env, report: Report, path: Seg[
   return value;
 }
 
+/** The names of the variables every ${...} in `value` reads, defaults' included, sorted. */
+export function variablesIn(value: unknown, found = new Set<string>()): string[] {
+  if (typeof value === "string") {
+    for (const m of value.replaceAll("$$", "").matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) found.add(m[1]!);
+  } else if (Array.isArray(value)) {
+    for (const item of value) variablesIn(item, found);
+  } else if (isRecord(value)) {
+    for (const [k, item] of Object.entries(value)) if (!k.startsWith("x-")) variablesIn(item, found);
+  }
+  return [...found].sort();
+}
+
 /** One string, expanded; a default may itself hold ${...}. */
 export function expand(text: string, env: Env, report: (message: string) => void): string {
   let out = "";

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import { Inputs } from "./inputs.ts";
-import { type Env, interpolate } from "./interpolate.ts";
+import { type Env, interpolate, variablesIn } from "./interpolate.ts";
 import { isRecord } from "./kinds.ts";
 import { type Scope, toApiSettings, toService } from "./normalize.ts";
 import { type Positions, type Problem, type Seg, displayName, formatProblems, issuesToProblems, positionsOf } from "./problems.ts";
@@ -23,7 +23,7 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
   const env = inputs.track(environment);
   const reader = new Reader(inputs);
   const settingsFile = join(root, "sv.yml");
-  const { settings, inline } = readSettings(settingsFile, env, reader);
+  const { settings, inline, secretEnv } = readSettings(settingsFile, env, reader);
   const sources = [...inline, ...readServiceFiles(root, reader), ...(await readIncludes(root, settings.include, settingsFile, reader))];
   const { services, referrers, defined } = buildServices(root, sources, { env, inputs, problems: reader.problems });
   reader.problems.push(...validateProject(services, referrers, defined));
@@ -36,7 +36,7 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
     maxParallel: settings.max_parallel,
     defaultTimeoutMs: settings.default_timeout,
     services,
-    api: toApiSettings(root, settings.api),
+    api: toApiSettings(root, settings.api, secretEnv),
   };
   return { project, inputs };
 }
@@ -44,23 +44,24 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
 const DEFAULT_SETTINGS: Settings = v.parse(SettingsSchema, {});
 
 /** sv.yml: the settings (defaults where they are wrong) and its inline services, which are checked one by one. */
-function readSettings(file: string, env: Env, reader: Reader): { settings: Settings; inline: Source[] } {
+function readSettings(file: string, env: Env, reader: Reader): { settings: Settings; inline: Source[]; secretEnv: string[] } {
   if (!existsSync(file)) {
     reader.inputs.files.set(file, null);
-    return { settings: DEFAULT_SETTINGS, inline: [] };
+    return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [] };
   }
   const data = reader.read(file) ?? {};
-  if (!checkMapping(reader, file, data, "a mapping of settings like services: ...")) return { settings: DEFAULT_SETTINGS, inline: [] };
+  if (!checkMapping(reader, file, data, "a mapping of settings like services: ...")) return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [] };
   const { services, ...rest } = data;
   const { result } = expandAndCheck(SettingsSchema, rest, env, { file, prefix: [] }, reader.problems);
   const inline = isRecord(services) ? inlineSources(file, services) : [];
   if (services !== undefined && services !== null && !isRecord(services)) {
     reader.problems.push({ file, path: ["services"], message: "must be a mapping of name -> service definition" });
   }
-  if (result.success) return { settings: result.output, inline };
+  const secretEnv = variablesIn(rest.api);
+  if (result.success) return { settings: result.output, inline, secretEnv };
   // Keep what is right: a bad max_parallel should not hide the services that include: brings in.
   const include = v.safeParse(IncludeSchema, isRecord(result.output) ? result.output.include : undefined);
-  return { settings: { ...DEFAULT_SETTINGS, include: include.success ? include.output : [] }, inline };
+  return { settings: { ...DEFAULT_SETTINGS, include: include.success ? include.output : [] }, inline, secretEnv };
 }
 
 /**

@@ -102,11 +102,12 @@ function readEnvFiles(root: string, origin: Origin, envFile: RawService["env_fil
 }
 
 /** sv.yml `api:` with its paths resolved against the root. */
-export function toApiSettings(root: string, api: Settings["api"]): ApiSettings {
+export function toApiSettings(root: string, api: Settings["api"], secretEnv: string[] = []): ApiSettings {
   return {
     listen: api.listen,
     tokens: api.tokens.map((t) => ({ token: t.token, tokenFile: t.token_file && resolve(root, t.token_file), role: t.role })),
     tls: api.tls && { certFile: resolve(root, api.tls.cert), keyFile: resolve(root, api.tls.key) },
     allowInsecure: api.allow_insecure,
+    secretEnv,
   };
 }

@@ -118,7 +118,7 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 const EnvName = v.pipe(v.string(), v.regex(/^[^=\0]+$/, "is not a valid variable name"));
 const EnvValue = byKind(
-  { string: v.string(), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) },
+  { string: v.pipe(v.string(), v.check((s) => !s.includes("\0"), "must not contain a NUL byte")), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) },
   "must be a string, number or boolean",
 );
 const Names = byKind({ list: v.array(Name) }, "must be a list of service names");
@@ -199,6 +199,8 @@ export interface ApiSettings {
   tokens: { token?: string; tokenFile?: string; role: ApiRole }[];
   tls?: { certFile: string; keyFile: string };
   allowInsecure: boolean;
+  /** The variables the `api:` section reads (tokens, paths): never passed on to services, hooks or probes. */
+  secretEnv: string[];
 }
 
 export interface HealthCheck {

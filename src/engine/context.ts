@@ -27,8 +27,16 @@ export interface Ctx {
   self: { pid: number; ticks: number };
   lockWaitMs: number;
   backends: Backends;
+  /** What services, hooks and probes inherit: sv's environment without the variables the `api:` section reads. */
+  inheritedEnv: Record<string, string | undefined>;
   /** Why the config could not be loaded, when the command works from the store alone (down, status, reconcile). */
   configError?: string;
+}
+
+function withoutVariables(env: Record<string, string | undefined>, names: string[]): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const name of names) delete out[name];
+  return out;
 }
 
 export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
@@ -47,7 +55,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
   } catch (e) {
     if (!opts.fromStore || !(e instanceof SvError)) throw e;
     configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
-    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false } };
+    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] } };
   }
   const paths = projectPaths(root, project.stateDir);
   return {
@@ -57,6 +65,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     self: whoAmI(),
     lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
     backends: createBackends(paths),
+    inheritedEnv: withoutVariables(process.env, project.api.secretEnv),
     configError,
   };
 }

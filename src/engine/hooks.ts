@@ -9,7 +9,7 @@ import { instanceOf, unitEnv } from "./units.ts";
 
 /** The full environment a unit's processes (service, hooks, probes) get. */
 export function processEnv(ctx: Ctx, svc: Service, unitName: string): Record<string, string | undefined> {
-  return { ...process.env, ...svc.env, ...unitEnv(ctx, svc, instanceOf(unitName)) };
+  return { ...ctx.inheritedEnv, ...svc.env, ...unitEnv(ctx, svc, instanceOf(unitName)) };
 }
 
 /** Run a command to completion with output appended to the unit's log; null when it exits 0, else why not. */

@@ -77,6 +77,7 @@ export function createUnits(ctx: Ctx, intents: Intent[]): Promise<Created[]> {
           svc: intent.svc,
           instance,
           env: unitEnv(ctx, intent.svc, instance),
+          inherited: ctx.inheritedEnv,
           port: instancePortOf(intent.svc, instance),
         });
         return { intent, started, at: performance.now() };

@@ -21,7 +21,10 @@ export interface StopClaim {
   unit: string;
   handle: Handle;
   signal: string;
+  /** The stop_timeout: from the signal to SIGKILL. */
   timeoutMs: number;
+  /** Taken over from an sv that began the stop and was interrupted: how long is left of its timeout. */
+  resumed?: { leftMs: number };
 }
 export interface StopResult {
   unit: string;
@@ -94,11 +97,15 @@ export function claimUnitStop(ctx: Ctx, tx: Tx, name: string, reason: string): S
     return null;
   }
   if (unit.state === "stopped") return null;
+  // A stop already under way (its sv was interrupted or died) keeps its deadline: SIGKILL comes when it was due.
+  const begun = unit.state === "stopping" && unit.since ? Date.parse(unit.since) : null;
   if (unit.state !== "stopping") tx.events.push(transition(name, unit, "stopping", reason));
   if (unit.handle !== null) {
     unit.owner_pid = ctx.self.pid;
     unit.owner_ticks = ctx.self.ticks;
-    return { unit: name, handle: unit.handle, ...stopSettings(ctx, tx, name) };
+    const settings = stopSettings(ctx, tx, name);
+    const resumed = begun === null ? undefined : { leftMs: Math.max(0, Math.min(settings.timeoutMs, begun + settings.timeoutMs - Date.now())) };
+    return { unit: name, handle: unit.handle, ...settings, resumed };
   }
   unit.owner_pid = unit.owner_ticks = null;
   tx.events.push(transition(name, unit, "stopped", "no process"));
@@ -124,9 +131,10 @@ export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim)
   const warnings: string[] = [];
   const backend = ctx.backends.of(c.handle);
   if (!backend) return { unit: c.unit, handle: c.handle, forced: false, durationMs: 0, warnings: [`${c.unit}: no backend for a "${c.handle.kind}" unit in this sv`] };
-  const pre = svc && (await runHook(ctx, svc, c.unit, "pre_stop"));
+  // A resumed stop has had its pre_stop (and its signal): only the rest of the wait is left.
+  const pre = svc && !c.resumed && (await runHook(ctx, svc, c.unit, "pre_stop"));
   if (pre) warnings.push(pre);
-  const r = await backend.stop(c.unit, c.handle, { signal: c.signal, timeoutMs: c.timeoutMs });
+  const r = await backend.stop(c.unit, c.handle, { signal: c.signal, timeoutMs: c.resumed?.leftMs ?? c.timeoutMs });
   const post = svc && (await runHook(ctx, svc, c.unit, "post_stop"));
   if (post) warnings.push(post);
   if (r.forced) warnings.unshift(endMessage(c.unit, { kind: "stop-timeout", timeoutMs: c.timeoutMs, signal: c.signal }));

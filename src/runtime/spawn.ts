@@ -1,8 +1,9 @@
 // Starting a service process: detached in its own session, behind a start gate and an exit relay,
 // output appended to its log, user and limits applied.
-import { accessSync, closeSync, constants as fs, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fs, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname } from "node:path";
+import { ensurePrivateDir, openPrivate } from "./private-files.ts";
 import { SvError } from "../errors.ts";
 import { readStat } from "./identity.ts";
 
@@ -178,11 +179,13 @@ export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
   if (!existsSync(opts.cwd) || !statSync(opts.cwd).isDirectory()) {
     throw new SvError(`cannot start ${opts.argv[0]}: working directory ${opts.cwd} does not exist`, { hint: "check cwd: in the definition" });
   }
+  const bad = Object.entries(opts.env).find(([k, v]) => k.includes("=") || k.includes("\0") || v?.includes("\0"));
+  if (bad) throw new SvError(`cannot start ${opts.argv[0]}: the variable ${JSON.stringify(bad[0])} cannot be passed on (a NUL byte or "=")`, { hint: "check env: and env_file: in the definition" });
   const why = whyNotRunnable(opts.argv[0]!, opts.cwd, opts.env.PATH);
   if (why !== null) throw new SvError(`cannot start ${opts.argv[0]}: ${why}`, { hint: "check command: in the definition" });
-  mkdirSync(dirname(opts.logPath), { recursive: true });
-  mkdirSync(dirname(opts.exitPrefix), { recursive: true });
-  const fd = openSync(opts.logPath, "a");
+  ensurePrivateDir(dirname(opts.logPath));
+  ensurePrivateDir(dirname(opts.exitPrefix));
+  const fd = openPrivate(opts.logPath, "append", 0o600);
   let proc: Bun.Subprocess<"pipe", number, number>;
   try {
     proc = Bun.spawn(["/bin/sh", "-c", RELAY, opts.exitPrefix, ...opts.argv], {
@@ -192,7 +195,9 @@ export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
       detached: true,
     });
   } catch (e) {
-    throw new SvError(`cannot start ${opts.argv[0]}: ${(e as Error).message}`, { hint: "check command: in the definition", cause: e });
+    // Bun's message may quote the value it refused ("Received ..."): an env value is a secret, never shown.
+    const message = (e as Error).message.replace(/\.?\s*Received[\s\S]*$/, "");
+    throw new SvError(`cannot start ${opts.argv[0]}: ${message}`, { hint: "check command: in the definition", cause: e });
   } finally {
     closeSync(fd);
   }

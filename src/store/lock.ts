@@ -1,7 +1,8 @@
 // An exclusive flock(2) on the store's lock file, through bun:ffi. The kernel drops it when the holder dies.
 import { dlopen, FFIType, read } from "bun:ffi";
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, writeSync } from "node:fs";
 import { LockedError } from "../errors.ts";
+import { openPrivate, readPrivate } from "../runtime/private-files.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -36,12 +37,12 @@ function tryFlock(fd: number): boolean {
  * handlers. Gives up after `waitMs` with a LockedError naming the holder.
  */
 export async function acquireLock(file: string, waitMs: number): Promise<Lock> {
-  const fd = openSync(file, "a+");
+  const fd = openPrivate(file, "update", 0o600);
   const deadline = performance.now() + waitMs;
   let pauseMs = 1;
   while (!tryFlock(fd)) {
     if (performance.now() >= deadline) {
-      const holder = readFileSync(file, "utf8").trim();
+      const holder = readPrivate(file).toString("utf8").trim();
       closeSync(fd);
       throw new LockedError(
         `the store is locked${holder ? ` by ${holder}` : ""}`,

@@ -1,8 +1,9 @@
 // The state store: .sv/state/services.yml, read without a lock, changed only under the flock.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { SvError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
+import { checkPrivateFile, createFresh, ensurePrivateDir, readPrivate } from "../runtime/private-files.ts";
 import { appendEvents } from "./events.ts";
 import { acquireLock } from "./lock.ts";
 import { HEALTHS, newUnit, STATES, type SvEvent, type Unit } from "./unit.ts";
@@ -26,8 +27,9 @@ export function readState(paths: Paths): StoreState {
 /** The store file's text; an unreadable file (a directory, no permission) is a clear error, not a crash. */
 function readStoreText(paths: Paths): string {
   try {
-    return readFileSync(paths.storeFile, "utf8");
+    return readPrivate(paths.storeFile).toString("utf8");
   } catch (e) {
+    if (e instanceof SvError) throw e;
     const file = relative(process.cwd(), paths.storeFile) || paths.storeFile;
     throw new SvError(`the state file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
       hint: `check that ${file} is a readable file; if it is damaged, move it aside (mv ${file} ${file}.bad)`,
@@ -139,7 +141,7 @@ function serialize(state: StoreState): string {
 function writeAtomic(file: string, text: string): void {
   // One fixed name: only the lock holder writes, and a temp file left by a killed sv is simply overwritten.
   const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, "w");
+  const fd = createFresh(tmp, 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
@@ -200,12 +202,15 @@ export const DEFAULT_LOCK_WAIT_MS = 10_000;
 export async function withState<T>(paths: Paths, fn: (tx: Tx) => T, opts: LockOptions = {}): Promise<T> {
   let lock: Awaited<ReturnType<typeof acquireLock>>;
   try {
-    mkdirSync(dirname(paths.storeFile), { recursive: true });
+    ensurePrivateDir(paths.stateDir);
+    ensurePrivateDir(dirname(paths.storeFile), 0o700);
     lock = await acquireLock(paths.lockFile, opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
   } catch (e) {
     throw unwritable(paths, e);
   }
   try {
+    // Before anything changes: an events file sv would refuse must not leave the state written and its events lost.
+    checkPrivateFile(paths.eventsFile);
     const before = existsSync(paths.storeFile) ? readStoreText(paths) : "";
     const state = before ? parseState(before, paths) : emptyState();
     const tx: Tx = { state, events: [], unit: (name) => (state.units[name] ??= newUnit()) };

@@ -66,7 +66,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
       rig = await makeRig();
     });
 
-    const request = (unit: string, behaviour: Behaviour, port?: number): StartRequest => ({ unit, svc: rig.service(unit, behaviour), instance: 0, env: {}, port });
+    const request = (unit: string, behaviour: Behaviour, port?: number): StartRequest => ({ unit, svc: rig.service(unit, behaviour), instance: 0, env: {}, inherited: process.env, port });
 
     async function start(unit: string, behaviour: Behaviour, port?: number): Promise<Started> {
       const started = await rig.backend.start(request(unit, behaviour, port));

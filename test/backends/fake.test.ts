@@ -67,7 +67,7 @@ describe("the fake backend's own vocabulary", () => {
   const setup = () => {
     const paths = freshPaths();
     const backend = createFakeBackend(paths);
-    const req = (unit: string, command: string | string[], port?: number): StartRequest => ({ unit, svc: testService(unit, command, "/"), instance: 0, env: {}, port });
+    const req = (unit: string, command: string | string[], port?: number): StartRequest => ({ unit, svc: testService(unit, command, "/"), instance: 0, env: {}, inherited: process.env, port });
     return { backend, req };
   };
 

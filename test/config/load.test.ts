@@ -87,6 +87,7 @@ describe("sv.yml api: settings", () => {
       ],
       tls: { certFile: join(project.root, "tls/cert.pem"), keyFile: join(project.root, "tls/key.pem") },
       allowInsecure: false,
+      secretEnv: ["TOKEN"],
     });
   });
 

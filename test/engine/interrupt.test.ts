@@ -104,3 +104,28 @@ test("SIGINT to a waiting sv up ends the wait with 130; what it started stays re
   await waitFor(async () => (await status(p.root))[0]!.state === "running", "the adopted start to be running");
   expect(markerProcesses(marker)).toHaveLength(1);
 });
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  test(`${signal} to a waiting sv down ends it with ${code}; the next sv keeps the stop's deadline and kills at once`, async () => {
+    const p = tempProject();
+    const marker = `3602.${process.pid}${Math.floor(Math.random() * 1e6)}`;
+    // Ignores SIGTERM: only the SIGKILL at the end of stop_timeout stops it.
+    p.write("services/stubborn.yml", JSON.stringify({ command: ["sh", "-c", `trap '' TERM; exec /bin/sleep ${marker}`], stop_timeout: "4s" }));
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    await waitFor(() => markerProcesses(marker).length === 1, "the service to run");
+    const run = svBackground(p.root, ["down"]);
+    await waitFor(async () => (await status(p.root))[0]!.state === "stopping", "the stop to begin");
+    const stopBegan = Date.parse((await status(p.root))[0]!.since);
+    process.kill(run.pid, signal);
+    const r = await run.done;
+    expect([r.code, r.stderr]).toEqual([code, `✘ down interrupted by ${signal}: stubborn still stopping (the next sv finishes the stop)\n  hint: run sv status to see where they are\n`]);
+    expect(markerProcesses(marker)).toHaveLength(1);
+    // Past the deadline the first sv set, the next one does not start a new 4 s wait: it kills, and says so.
+    await waitFor(() => Date.now() > stopBegan + 4000, "the stop's deadline to pass", 10_000);
+    const started = Date.now();
+    const again = await sv(p.root, ["down"]);
+    expect([again.code, again.stdout.trim()]).toEqual([0, "✓ stubborn stopped (stubborn did not stop within 4 s after SIGTERM and was killed with SIGKILL)"]);
+    expect(Date.now() - started).toBeLessThan(4000);
+    await waitFor(() => markerProcesses(marker).length === 0, "the service to be gone");
+  });
+}

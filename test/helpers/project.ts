@@ -128,7 +128,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** The parsed `sv status --json` of a project. */
-export async function status(root: string): Promise<{ name: string; state: string; health: string; pid: number | null; last_error: string | null; restarts: number; wanted: string }[]> {
+export async function status(root: string): Promise<{ name: string; state: string; health: string; pid: number | null; last_error: string | null; restarts: number; wanted: string; since: string }[]> {
   const r = await sv(root, ["status", "--json"]);
   if (r.code !== 0) throw new Error(`sv status failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout).services;

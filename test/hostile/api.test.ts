@@ -171,7 +171,7 @@ test("requests in flight: 16 per token, then 503 with Retry-After until one is a
   const gate = new Promise<void>((resolve) => (open = resolve));
   // Operations wait at the gate: the POSTs stay in flight.
   const serialize = async <T>(op: () => Promise<T>): Promise<T> => (await gate, op());
-  const api = await startApi({ ctx: await openContext({ root: p.root }), listen: "127.0.0.1:0", settings: { tokens: [{ token: TOKENS[0]!, role: "operate" }, { token: TOKENS[1]!, role: "operate" }], allowInsecure: false }, serialize });
+  const api = await startApi({ ctx: await openContext({ root: p.root }), listen: "127.0.0.1:0", settings: { tokens: [{ token: TOKENS[0]!, role: "operate" }, { token: TOKENS[1]!, role: "operate" }], allowInsecure: false, secretEnv: [] }, serialize });
   try {
     const post = (t = TOKENS[0]!) => fetch(`${api.url}/v1/services/web/stop`, { method: "POST", headers: auth(t) });
     const held = Array.from({ length: 16 }, () => post());

@@ -48,7 +48,7 @@ test("a full disk (a real tmpfs at ENOSPC) is one line and exit 1 for up, down a
   p.write("services/a.yml", JSON.stringify({ command: ["/bin/sleep", m] }));
   const state = join(p.root, ".sv");
   Bun.spawnSync(["mkdir", "-p", state]);
-  mount(["-t", "tmpfs", "-o", "size=256k", "tmpfs"], state);
+  mount(["-t", "tmpfs", "-o", "size=256k,mode=755", "tmpfs"], state);
   expect((await sv(p.root, ["up"])).code).toBe(0);
   expect(running(m)).toHaveLength(1);
   // Fill it up to the last block.

@@ -18,6 +18,7 @@ const SETTINGS: ApiSettings = {
     { token: READ, role: "read" },
   ],
   allowInsecure: false,
+  secretEnv: [],
 };
 
 /** A project with one TCP service `web` (port `port`) and a two-instance `pool` that never starts. */
@@ -299,18 +300,18 @@ describe("startApi refuses unsafe or broken configurations", () => {
   test("no tokens, a duplicate token, a bad token file, no address", async () => {
     const p = project();
     const ctx = await openContext({ root: p.root });
-    await expectError(startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [], allowInsecure: false } }), "the API needs at least one token");
+    await expectError(startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [], allowInsecure: false, secretEnv: [] } }), "the API needs at least one token");
     await expectError(
-      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ token: OPERATE, role: "operate" }, { token: OPERATE, role: "read" }], allowInsecure: false } }),
+      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ token: OPERATE, role: "operate" }, { token: OPERATE, role: "read" }], allowInsecure: false, secretEnv: [] } }),
       "api.tokens.1: the same token is listed twice",
     );
     await expectError(
-      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ tokenFile: join(p.root, "missing"), role: "read" }], allowInsecure: false } }),
+      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ tokenFile: join(p.root, "missing"), role: "read" }], allowInsecure: false, secretEnv: [] } }),
       /token_file: .*missing does not exist/,
     );
     p.write("short.token", "abc\n");
     await expectError(
-      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ tokenFile: join(p.root, "short.token"), role: "read" }], allowInsecure: false } }),
+      startApi({ ctx, listen: "127.0.0.1:0", settings: { tokens: [{ tokenFile: join(p.root, "short.token"), role: "read" }], allowInsecure: false, secretEnv: [] } }),
       /must hold one token of at least 16 characters/,
     );
     await expectError(startApi({ ctx, settings: SETTINGS }), "no address to listen on");
@@ -349,7 +350,7 @@ describe("startApi refuses unsafe or broken configurations", () => {
     p.write("secrets/api.token", `  ${OPERATE}\n`);
     await withApi(p.root, async (api) => {
       expect((await call(api, "/v1/services", { token: OPERATE })).status).toBe(200);
-    }, { tokens: [{ tokenFile: join(p.root, "secrets/api.token"), role: "operate" }], allowInsecure: false });
+    }, { tokens: [{ tokenFile: join(p.root, "secrets/api.token"), role: "operate" }], allowInsecure: false, secretEnv: [] });
   });
 });
 
@@ -372,6 +373,7 @@ describe("the api: section of sv.yml", () => {
         ],
         tls: undefined,
         allowInsecure: false,
+        secretEnv: ["SV_TEST_API_TOKEN"],
       });
       const api = await startApi({ ctx });
       try {

@@ -14,7 +14,7 @@ function project(services: { name: string; instances?: number }[]): Project {
     maxParallel: 8,
     defaultTimeoutMs: 60_000,
     services: new Map(services.map((s) => [s.name, { name: s.name, type: "simple", instances: s.instances ?? 1 } as Service])),
-    api: { tokens: [], allowInsecure: false },
+    api: { tokens: [], allowInsecure: false, secretEnv: [] },
   };
 }
 

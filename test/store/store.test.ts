@@ -144,7 +144,7 @@ test("a state file that is a directory gives the same kind of error", async () =
   const p = tempProject({ ".sv/state/services.yml/oops": "" });
   p.write("services/db.yml", JSON.stringify({ command: ["sleep", "1000"] }));
   const r = await sv(p.root, ["status"]);
-  expect(r.stderr.split("\n")[0]).toStartWith("✘ the state file .sv/state/services.yml cannot be read: ");
+  expect(r.stderr.split("\n")[0]).toBe("✘ refusing .sv/state/services.yml: it is not a regular file");
   expect(r.stderr).not.toContain("internal error");
   expect(r.code).toBe(1);
 });

@@ -1,6 +1,7 @@
 // Running a command next to a local service (hooks, command probes, on_failure): to completion, bounded in time.
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensurePrivateDir, openPrivate } from "../../runtime/private-files.ts";
 import type { ExecRequest, ExecResult } from "../backend.ts";
 
 /** How long stderr may stay open after the command exits: a background child it left may hold it forever. */
@@ -21,8 +22,8 @@ export async function execLocal(req: ExecRequest, logPath: string): Promise<Exec
   let fd: number | undefined;
   try {
     if (req.output === "log") {
-      mkdirSync(dirname(logPath), { recursive: true });
-      fd = openSync(logPath, "a");
+      ensurePrivateDir(dirname(logPath));
+      fd = openPrivate(logPath, "append", 0o600);
     }
     // detached gives it a new session (and group); not unref'd, so its exit is still ours to see.
     const proc = Bun.spawn(req.argv, {

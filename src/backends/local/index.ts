@@ -1,9 +1,10 @@
 // The local backend: each unit is a process group on this machine, led by a gated exit relay.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SvError } from "../../errors.ts";
 import { logFile, type Paths } from "../../paths.ts";
 import { ExitWatch } from "../../runtime/exits.ts";
+import { writeFresh } from "../../runtime/private-files.ts";
 import { childrenOf, isSameProcess } from "../../runtime/identity.ts";
 import { hasLog } from "../../runtime/logs/files.ts";
 import { rotateLog } from "../../runtime/logs/rotate.ts";
@@ -49,7 +50,7 @@ export function createLocalBackend(paths: Paths): Backend {
         const holder = findPortHolder(req.port) ?? { pid: null, command: null, inode: 0 };
         throw new SvError(`${req.unit}: ${describePortHolder(req.port, holder)}`, { hint: "stop that process, or give the service another port:" });
       }
-      const env = { ...process.env, ...userEnv(svc.name, svc), ...svc.env, ...req.env };
+      const env = { ...req.inherited, ...userEnv(svc.name, svc), ...svc.env, ...req.env };
       const gated = await spawnGated({
         argv: withLimits(svc.limits, asUser(svc, commandArgv(svc.command))),
         cwd: svc.cwd,
@@ -65,7 +66,7 @@ export function createLocalBackend(paths: Paths): Backend {
           const neverRan = gated.abort();
           await killGroup(gated.pid, gated.startTicks);
           // Written once the group is gone, so no relay is left to truncate it; inspect then says unborn.
-          if (neverRan) writeFileSync(exitFile(req.unit, gated.pid), "unborn\n");
+          if (neverRan) writeFresh(exitFile(req.unit, gated.pid), "unborn\n");
         },
         exited: gated.exited.then(() => readExit(req.unit, handle)),
       };

@@ -1,5 +1,6 @@
 // Following a log as it grows, through rotation in place, replacement and deletion.
-import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, fstatSync, statSync } from "node:fs";
+import { openPrivate } from "../private-files.ts";
 import { COPY_BYTES, readAt, splitLines } from "./bytes.ts";
 import { rotatedPath } from "./files.ts";
 import type { Tail } from "./tail.ts";
@@ -53,7 +54,7 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
   };
   const openOlder = (): number | null => {
     try {
-      return openSync(rotatedPath(path, 1), "r");
+      return openPrivate(rotatedPath(path, 1), "read");
     } catch {
       return null;
     }
@@ -108,7 +109,7 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
   };
   const open = (offset: number | "end") => {
     try {
-      fd = openSync(path, "r");
+      fd = openPrivate(path, "read");
     } catch {
       return;
     }

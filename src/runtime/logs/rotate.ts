@@ -1,7 +1,8 @@
 // Rotating a log in place: fallocate collapse-range where supported, copy-truncate otherwise.
 import { FFIType } from "bun:ffi";
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { libcLoader } from "../libc.ts";
+import { createFresh, openPrivate } from "../private-files.ts";
 import { CHUNK_BYTES, COPY_BYTES, NEWLINE, readAt } from "./bytes.ts";
 import { rotatedPath } from "./files.ts";
 
@@ -74,7 +75,7 @@ export type RotateResult = { rotated: false } | { rotated: true; method: "collap
 export function rotateLog(path: string, maxSizeBytes: number, keep: number): RotateResult {
   let fd: number;
   try {
-    fd = openSync(path, "r+");
+    fd = openPrivate(path, "modify");
   } catch {
     return { rotated: false };
   }
@@ -90,7 +91,7 @@ export function rotateLog(path: string, maxSizeBytes: number, keep: number): Rot
     }
     for (let n = keep + 1; existsSync(rotatedPath(path, n)); n++) unlinkSync(rotatedPath(path, n));
     for (let n = keep - 1; n >= 1; n--) if (existsSync(rotatedPath(path, n))) renameSync(rotatedPath(path, n), rotatedPath(path, n + 1));
-    const out = openSync(rotatedPath(path, 1), "w+");
+    const out = createFresh(rotatedPath(path, 1), 0o600, "read-write");
     try {
       // Each pass copies up to the size seen when it starts: a writer that never pauses cannot keep us here.
       let copied = copyRange(fd, out, 0, fstatSync(fd).size);

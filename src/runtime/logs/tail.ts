@@ -1,5 +1,6 @@
 // The last lines of a log, read backwards from the end across its rotated files.
-import { closeSync, fstatSync, openSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
+import { openPrivate } from "../private-files.ts";
 import { CHUNK_BYTES, NEWLINE, readAt, splitLines } from "./bytes.ts";
 import { logSequence } from "./files.ts";
 
@@ -28,7 +29,7 @@ export function readTail(path: string, n: number): Tail {
   for (let i = files.length - 1; i >= 0 && newlines <= n; i--) {
     let fd: number;
     try {
-      fd = openSync(files[i]!, "r");
+      fd = openPrivate(files[i]!, "read");
     } catch {
       continue; // rotated away while we read; what we have is still a consistent tail
     }
