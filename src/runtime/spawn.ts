@@ -136,7 +136,7 @@ export interface Gated {
  * would run it. The relay's shell would only leave a 126 or 127 in the log (and run a file without #! as
  * a shell script), so say it now, as a direct spawn would have.
  */
-function whyNotRunnable(program: string, cwd: string, path: string | undefined): string | null {
+export function whyNotRunnable(program: string, cwd: string, path: string | undefined): string | null {
   const file = program.includes("/") ? (program.startsWith("/") ? program : `${cwd}/${program}`) : Bun.which(program, { PATH: path ?? "", cwd });
   if (file === null || !existsSync(file)) return "command not found";
   try {

@@ -2,6 +2,7 @@
 import { closeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ensurePrivateDir, openPrivate } from "../../runtime/private-files.ts";
+import { asUser, userEnv, whyNotRunnable } from "../../runtime/spawn.ts";
 import type { ExecRequest, ExecResult } from "../backend.ts";
 
 /** How long stderr may stay open after the command exits: a background child it left may hold it forever. */
@@ -21,14 +22,18 @@ const MAX_STDERR_BYTES = 64 << 10;
 export async function execLocal(req: ExecRequest, logPath: string): Promise<ExecResult> {
   let fd: number | undefined;
   try {
+    // As the service's user, like the service (systemd runs ExecStartPre= as User= too). Behind setpriv a
+    // missing command would be setpriv's exit 127: said here as the spawn would.
+    const why = req.svc.user !== undefined || req.svc.group !== undefined ? whyNotRunnable(req.argv[0]!, req.svc.cwd, req.env.PATH) : null;
+    if (why !== null) return { code: null, signal: null, timedOut: false, stderr: "", error: why };
     if (req.output === "log") {
       ensurePrivateDir(dirname(logPath));
       fd = openPrivate(logPath, "append", 0o600);
     }
     // detached gives it a new session (and group); not unref'd, so its exit is still ours to see.
-    const proc = Bun.spawn(req.argv, {
+    const proc = Bun.spawn(asUser(req.svc, req.argv), {
       cwd: req.svc.cwd,
-      env: req.env,
+      env: withUserEnv(req),
       stdio: ["ignore", fd ?? "ignore", fd ?? "pipe"],
       detached: true,
     });
@@ -50,6 +55,13 @@ export async function execLocal(req: ExecRequest, logPath: string): Promise<Exec
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** The environment with the login variables of the service's user (HOME, USER …), under what its env: sets. */
+function withUserEnv(req: ExecRequest): Record<string, string | undefined> {
+  const env = { ...req.env };
+  for (const [k, v] of Object.entries(userEnv(req.svc.name, req.svc))) if (!(k in req.svc.env)) env[k] = v;
+  return env;
 }
 
 /** SIGKILL process group `pgid` (the exec'd command's, led by it); a group already gone is fine. */
