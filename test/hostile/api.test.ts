@@ -188,3 +188,19 @@ test("requests in flight: 16 per token, then 503 with Retry-After until one is a
     await api.stop();
   }
 });
+
+test("an API key file that is a directory or a FIFO is a one-line usage error naming the setting, at once", async () => {
+  const cases: [string, (root: string) => void, string][] = [
+    ["tls: { cert: certs, key: certs }", (root) => Bun.spawnSync(["mkdir", join(root, "certs")]), "✘ api.tls.cert: ROOT/certs is a directory\n  hint: point api.tls.cert at a file\n"],
+    ["tokens: [{ token_file: token.fifo }]", (root) => Bun.spawnSync(["mkfifo", join(root, "token.fifo")]), "✘ api.tokens.0.token_file: ROOT/token.fifo is not a regular file\n  hint: point api.tokens.0.token_file at a file\n"],
+  ];
+  for (const [setting, make, message] of cases) {
+    const p = tempProject();
+    p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"] }));
+    const tokens = setting.startsWith("tokens") ? "" : "\n  tokens: [{ token: 0123456789abcdef0123 }]";
+    p.write("sv.yml", `api:\n  ${setting}${tokens}\n`);
+    make(p.root);
+    const r = await sv(p.root, ["watch", "--listen", "127.0.0.1:0"], { timeoutMs: 5000 });
+    expect([r.code, r.stderr]).toEqual([2, message.replace("ROOT", p.root)]);
+  }
+});

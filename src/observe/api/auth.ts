@@ -1,5 +1,5 @@
 // API tokens: loaded and hashed once, a presented bearer token compared in constant time; each token has a role.
-import { existsSync, readFileSync } from "node:fs";
+import { readKeyFile } from "./key-files.ts";
 import type { ApiRole, ApiSettings } from "../../config/schema.ts";
 import { EXIT, SvError } from "../../errors.ts";
 
@@ -33,8 +33,7 @@ export function loadTokens(settings: ApiSettings): Token[] {
   return settings.tokens.map((t, i) => {
     let token = t.token;
     if (t.tokenFile !== undefined) {
-      if (!existsSync(t.tokenFile)) throw new SvError(`api.tokens.${i}.token_file: ${t.tokenFile} does not exist`, { exitCode: EXIT.usage });
-      token = readFileSync(t.tokenFile, "utf8").trim();
+      token = readKeyFile(`api.tokens.${i}.token_file`, t.tokenFile).trim();
       if (token.length < 16 || /\s/.test(token)) {
         throw new SvError(`api.tokens.${i}.token_file: ${t.tokenFile} must hold one token of at least 16 characters`, { exitCode: EXIT.usage, hint: "make one with `openssl rand -hex 32`" });
       }

@@ -1,10 +1,10 @@
 // The HTTP API of `sv watch --listen`: startApi binds Bun.serve (TLS off loopback), hands requests to routes.ts, stops cleanly.
-import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "bun";
 import type { ApiSettings } from "../../config/schema.ts";
 import type { Ctx } from "../../engine/context.ts";
 import { EXIT, SvError, UsageError } from "../../errors.ts";
 import { loadTokens } from "./auth.ts";
+import { readKeyFile } from "./key-files.ts";
 import { limiter, REQUEST_LIMITS, STREAM_LIMITS } from "./limits.ts";
 import { errorResponse, handleRequest } from "./routes.ts";
 import { SSE_HEARTBEAT_MS } from "./sse.ts";
@@ -97,10 +97,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
 }
 
 function loadTls(tls: NonNullable<ApiSettings["tls"]>): { cert: string; key: string } {
-  for (const [what, file] of [["cert", tls.certFile], ["key", tls.keyFile]] as const) {
-    if (!existsSync(file)) throw new SvError(`api.tls.${what}: ${file} does not exist`, { exitCode: EXIT.usage });
-  }
-  return { cert: readFileSync(tls.certFile, "utf8"), key: readFileSync(tls.keyFile, "utf8") };
+  return { cert: readKeyFile("api.tls.cert", tls.certFile), key: readKeyFile("api.tls.key", tls.keyFile) };
 }
 
 /** `HOST:PORT`, `[V6]:PORT`, `:PORT` (every interface) or `PORT` (127.0.0.1). */
