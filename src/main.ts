@@ -1,9 +1,10 @@
 // Entry point: pick the command, run it, map errors to exit codes. The only process.exit in sv.
-import { type ArgsDef, type CommandDef, runCommand, showUsage } from "citty";
+import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
+import { stripVTControlCharacters as stripAnsi } from "node:util";
 import { aliases, commands, descriptions } from "./commands/index.ts";
 import { ConfigError, EXIT, SvError, UsageError, didYouMean } from "./errors.ts";
 import { logger } from "./output/logger.ts";
-import { output } from "./output/style.ts";
+import { output, useColor } from "./output/style.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const VERSION = pkg.version;
@@ -61,20 +62,54 @@ function isShortCluster(cluster: string, known: Set<string>, shortBooleans: Set<
   return cluster.length > 0;
 }
 
-async function main(argv: string[]): Promise<number> {
-  output.json = argv.includes("--json");
-  output.quiet = argv.includes("--quiet") || argv.includes("-q");
-  const lf = argv.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
-  if (lf !== -1) output.logFormat = (argv[lf]!.includes("=") ? argv[lf]!.split("=")[1] : argv[lf + 1]) === "json" ? "json" : "text";
+/** Flags every command takes, with whether a value follows. */
+const GLOBAL_FLAGS: Record<string, boolean> = { "--root": true, "--log-format": true, "--json": false, "--quiet": false, "-q": false, "--no-wait-lock": false, "--wait-lock": false };
 
-  const first = argv[0];
+/**
+ * The command name and its arguments, global flags allowed before the name (`sv --root DIR status`, as
+ * `git -C DIR` and `docker --context X ps` take them). Nothing after `--` is ever read as sv's: it is
+ * passed on as it is (sv exec's command).
+ */
+export function splitArgv(argv: string[]): { name?: string; args: string[]; ours: string[] } {
+  const dash = argv.indexOf("--");
+  const ours = dash === -1 ? argv : argv.slice(0, dash);
+  const passed = dash === -1 ? [] : argv.slice(dash);
+  const globals: string[] = [];
+  let i = 0;
+  for (; i < ours.length; i++) {
+    const flag = ours[i]!.split("=")[0]!;
+    if (!(flag in GLOBAL_FLAGS)) break;
+    globals.push(ours[i]!);
+    if (GLOBAL_FLAGS[flag] && !ours[i]!.includes("=") && i + 1 < ours.length) globals.push(ours[++i]!);
+  }
+  return { name: ours[i], args: [...globals, ...ours.slice(i + 1), ...passed], ours };
+}
+
+/** --json, --quiet and --log-format, read from sv's own arguments only (never a command's after `--`). */
+function readOutputFlags(ours: string[]): void {
+  output.json = ours.includes("--json");
+  output.quiet = ours.includes("--quiet") || ours.includes("-q");
+  const lf = ours.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
+  if (lf !== -1) {
+    const value = ours[lf]!.includes("=") ? ours[lf]!.split("=")[1] : ours[lf + 1];
+    if (value !== "json" && value !== "text") throw new UsageError(`--log-format must be text or json, not ${JSON.stringify(value ?? "")}`, "e.g. --log-format json");
+    output.logFormat = value;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { name: first, args: rawArgs, ours } = splitArgv(argv);
+  readOutputFlags(ours);
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     console.log(rootUsage());
-    return first === undefined ? EXIT.usage : EXIT.ok;
+    return first === undefined && !ours.includes("--help") ? EXIT.usage : EXIT.ok;
   }
   if (first === "--version" || first === "-v" || first === "version") {
     console.log(VERSION);
     return EXIT.ok;
+  }
+  if (first.startsWith("-")) {
+    throw new UsageError(`unknown option ${first.split("=")[0]} before the command`, "only --root, --json, --quiet, --log-format and --no-wait-lock may come before it; run `sv --help`");
   }
   const name = aliases[first] ?? first;
   const load = commands[name];
@@ -83,9 +118,10 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${first}"`, guess ? `did you mean \`sv ${guess}\`?` : "run `sv --help` for the list of commands");
   }
   const cmd = await load();
-  const rawArgs = argv.slice(1);
-  if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-    await showUsage(cmd, { meta: { name: "sv", version: VERSION } });
+  const ownArgs = rawArgs.includes("--") ? rawArgs.slice(0, rawArgs.indexOf("--")) : rawArgs;
+  if (ownArgs.includes("--help") || ownArgs.includes("-h")) {
+    const usage = await renderUsage(cmd, { meta: { name: "sv", version: VERSION } } as CommandDef<any>);
+    console.log(useColor(process.stdout) ? usage : stripAnsi(usage));
     return EXIT.ok;
   }
   await checkFlags(name, cmd, rawArgs);

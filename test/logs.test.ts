@@ -129,7 +129,7 @@ function follow(root: string, args: string[]) {
   };
 }
 
-test("-f prints new lines as written, through rotation, truncation and replacement; SIGTERM exits 0", async () => {
+test("-f prints new lines as written, through rotation, truncation and replacement; SIGTERM exits 143", async () => {
   const p = project({ api: lines(1, 10, "api"), db: "db 1\n" });
   const f = follow(p.root, ["api", "db", "-n", "2"]);
   await f.until("db  | db 1\n");
@@ -162,13 +162,13 @@ test("-f prints new lines as written, through rotation, truncation and replaceme
   await f.until("db  | db 4 (new file)\n");
 
   const { code, stderr } = await f.stop("SIGTERM");
-  expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  expect({ code, stderr }).toEqual({ code: 143, stderr: "" });
   const api = f.out().split("\n").filter((l) => l.startsWith("api"));
   expect(api).toEqual(["api | api 9", "api | api 10", "api | api 11", "api | no newline yet, now", ...lines(12, 21, "api | api").trimEnd().split("\n"), "api | after truncate"]);
   expect(f.out().split("\n").filter((l) => l.startsWith("db"))).toEqual(["db  | db 1", "db  | db 2", "db  | db 3 (last in old file)", "db  | db 4 (new file)"]);
 });
 
-test("-f -n 0 prints only new lines, waits for a log that does not exist yet, and exits 0 on SIGINT", async () => {
+test("-f -n 0 prints only new lines, waits for a log that does not exist yet, and exits 130 on SIGINT", async () => {
   const p = project({ api: "old\n" });
   const f = follow(p.root, ["-n", "0"]);
   // Nothing to wait for but the process being up: write until the first line shows.
@@ -178,7 +178,7 @@ test("-f -n 0 prints only new lines, waits for a log that does not exist yet, an
   await f.until("worker.1 | born later\n");
   expect(f.out()).not.toContain("old");
   const { code } = await f.stop("SIGINT");
-  expect(code).toBe(0);
+  expect(code).toBe(130);
 });
 
 test("-f --json prints one JSON object per line", async () => {
@@ -193,7 +193,7 @@ test("-f --json prints one JSON object per line", async () => {
   await waitFor(() => out.includes('"a2"'), "a new line as JSON");
   proc.kill("SIGTERM");
   await reading;
-  expect(await proc.exited).toBe(0);
+  expect(await proc.exited).toBe(143);
   expect(out.trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual([
     { service: "api", line: "a1" },
     { service: "db", line: "d1" },

@@ -9,6 +9,7 @@ import { followEvents, readEvents } from "../observe/events.ts";
 import { readState } from "../store/store.ts";
 import { watchReader } from "../runtime/reader-gone.ts";
 import { output, paint, useColor, type Color } from "../output/style.ts";
+import { onStopSignals } from "./_signals.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
 
 export const DEFAULT_EVENT_LINES = 50;
@@ -81,15 +82,13 @@ export default defineCommand({
     // what it asked for, so it is no error (GNU tail's exit 1 would fail `set -o pipefail` scripts for nothing).
     const stop = new AbortController();
     const onSignal = () => stop.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const signals = onStopSignals(onSignal);
     const unwatch = watchReader(onSignal);
     try {
       for await (const e of followEvents(ctx.paths, { last, services, signal: stop.signal })) print(e);
     } finally {
       unwatch();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
     }
+    signals.finish();
   },
 });

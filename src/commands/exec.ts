@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
-import { BatchFailure, UsageError } from "../errors.ts";
+import { BatchFailure, SvError, UsageError } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
 import { startServices } from "../engine/start.ts";
 import { addressEnv } from "../engine/units.ts";
 import { createReporter } from "../output/progress.ts";
+import { whyNotRunnable } from "../runtime/spawn.ts";
 import { rootArgs } from "./_args.ts";
 
 export default defineCommand({
@@ -35,10 +36,13 @@ export default defineCommand({
     let pending: NodeJS.Signals | undefined;
     for (const sig of ["SIGTERM", "SIGHUP"] as const) process.on(sig, () => (child ? child.kill(sig) : (pending = sig)));
     process.on("SIGINT", () => {});
+    // The shell's codes for a command that cannot run: 127 not found, 126 found but not runnable.
+    const why = whyNotRunnable(argv[0]!, process.cwd(), env.PATH);
+    if (why !== null) throw new SvError(`cannot run ${argv[0]}: ${why}`, { exitCode: why === "command not found" ? 127 : 126, hint: "check the command after --" });
     try {
       child = Bun.spawn(argv, { env, stdio: ["inherit", "inherit", "inherit"] });
     } catch (e) {
-      throw new UsageError(`cannot run ${argv[0]}: ${(e as Error).message}`);
+      throw new SvError(`cannot run ${argv[0]}: ${(e as Error).message}`, { exitCode: 126 });
     }
     if (pending) child.kill(pending);
     const code = await child.exited;

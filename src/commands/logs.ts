@@ -12,6 +12,7 @@ import { hasLog } from "../runtime/logs/files.ts";
 import { watchReader } from "../runtime/reader-gone.ts";
 import { followLog, type Follower } from "../runtime/logs/follow.ts";
 import { readTail, tailLog } from "../runtime/logs/tail.ts";
+import { onStopSignals } from "./_signals.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
 
 const DEFAULT_LINES = 100;
@@ -96,8 +97,7 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
     stopped = true;
     wake();
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const signals = onStopSignals(stop);
   const unwatch = watchReader(stop);
   try {
     while (!stopped) {
@@ -109,10 +109,9 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
     }
   } finally {
     unwatch();
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
     for (const f of followers.values()) f.close();
   }
+  signals.finish();
 }
 
 export default defineCommand({

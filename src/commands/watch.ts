@@ -9,6 +9,7 @@ import { logger } from "../output/logger.ts";
 import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
+import { onStopSignals } from "./_signals.ts";
 import { rootArgs } from "./_args.ts";
 
 const RECENT_LINES = 50;
@@ -33,10 +34,7 @@ export default defineCommand({
     const tty = Boolean(process.stdout.isTTY) && !output.json;
     const color = useColor();
     const abort = new AbortController();
-    const stop = () => abort.abort();
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    process.on("SIGHUP", stop);
+    const signals = onStopSignals(() => abort.abort());
 
     let api: { url: string; stop(): void | Promise<void> } | undefined;
     if (args.listen) {
@@ -89,5 +87,6 @@ export default defineCommand({
       await api?.stop();
       if (tty) process.stdout.write("\x1b[?25h\x1b[?1049l");
     }
+    signals.finish();
   },
 });

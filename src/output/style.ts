@@ -7,8 +7,10 @@ export interface OutputOptions {
 
 export const output: OutputOptions = { json: false, quiet: false, logFormat: "text" };
 
-/** Colour only on a terminal, and never with NO_COLOR or TERM=dumb. */
+/** Colour on a terminal, never with NO_COLOR or TERM=dumb; FORCE_COLOR (not 0) forces it, as in Node. */
 export function useColor(stream: { isTTY?: boolean } = process.stdout): boolean {
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined && force !== "0" && force !== "false") return true;
   return Boolean(stream.isTTY) && !("NO_COLOR" in process.env) && process.env.TERM !== "dumb";
 }
 

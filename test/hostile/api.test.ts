@@ -53,7 +53,7 @@ test("a malformed percent-escape is 400 with a JSON error; PUT, DELETE, PATCH, O
     }
     expect((await fetch(`${url}/v1/services`, { headers: auth() })).status).toBe(200);
   } finally {
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   }
 });
 
@@ -122,7 +122,7 @@ test("stream caps: 8 per token and 64 in all, then 503 with Retry-After; one fd 
     await waitFor(async () => (await openStream(url, TOKENS[8]!, new AbortController())).status === 200 || null, "a slot to free up");
   } finally {
     ac.abort();
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   }
 });
 

@@ -289,7 +289,7 @@ describe("sv events", () => {
         ["web", "starting", "running"],
       ]);
       proc.kill("SIGINT");
-      expect(await proc.exited).toBe(0);
+      expect(await proc.exited).toBe(130);
       await reader;
       expect(await new Response(proc.stderr).text()).toBe("");
     } finally {

@@ -58,7 +58,7 @@ test("SIGKILL of a service's whole group under sv watch: serving again, restarts
     expect(watch.output()).not.toContain("restart in");
 
     // Ctrl-C ends watch with exit 0; the service it restarted keeps running.
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
     expect(isAlive(after.pid!)).toBe(true);
     expect(await isListening(port)).toBe(true);
   } finally {
@@ -113,7 +113,7 @@ test("a service whose HTTP health endpoint starts failing is marked unhealthy an
       expect(hook.bodies[0]).toMatchObject({ service: "web", unit: "web", event: { service: "web", reason: `unhealthy: ${reason}` } });
       const fromCommand = JSON.parse(readFileSync(join(p.root, "failures.jsonl"), "utf8").split("\n")[0]!);
       expect(fromCommand).toMatchObject({ service: "web", from: "running", to: "running", reason: `unhealthy: ${reason}`, pid: oldPid });
-      expect(await watch.stop()).toBe(0);
+      expect(await watch.stop()).toBe(130);
     } finally {
       await watch.stop();
     }
@@ -151,7 +151,7 @@ test("instances: 3 run as three processes with SV_INSTANCE 0..2; killing one res
     // Exactly one new spawn, and it was instance 1.
     expect(spawns(file).slice(3)).toEqual([{ pid: after[1]!.pid!, instance: "1" }]);
     for (const pid of [pids[0]!, pids[2]!, after[1]!.pid!]) expect(isAlive(pid)).toBe(true);
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   } finally {
     await watch.stop();
   }
@@ -193,7 +193,7 @@ test("sv watch in a real terminal (tmux, 80x24): the table, a SIGKILLed service 
     await waitFor(() => existsSync(rc) && readFileSync(rc, "utf8").endsWith("\n"), "watch to exit after Ctrl-C").catch((e) => {
       throw new Error(`${(e as Error).message}\n${pane()}`);
     });
-    expect(readFileSync(rc, "utf8")).toBe("0\n");
+    expect(readFileSync(rc, "utf8")).toBe("130\n");
     expect(isAlive(newPid)).toBe(true);
     expect(isAlive(worker!)).toBe(true);
     expect(await status(p.root)).toMatchObject([
@@ -250,7 +250,7 @@ test("sv up racing watch for a crashed service: whoever comes second leaves the 
     expect(isAlive(restarted)).toBe(true);
     expect(unitEvents(p.root, "web").filter((e) => e.to === "starting").map((e) => e.reason)).toEqual(["sv up", `restarting: ${UNKNOWN}`, `restarting: ${KILLED}`]);
     expect(unitEvents(p.root, "web").filter((e) => e.to === "running").map((e) => e.pid)).toEqual([first, second, restarted]);
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   } finally {
     await watch.stop();
   }
@@ -308,7 +308,7 @@ test("a service that stays up 10 s after a restart has its backoff reset: a cras
     ]);
     expect(unitEvents(p.root, "web").filter((e) => e.reason.includes("restart in"))).toHaveLength(1);
     expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", restarts: 3 });
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   } finally {
     await watch.stop();
   }
@@ -338,7 +338,7 @@ test("sv down while watch runs: the stopped service stays stopped, while watch k
     expect(spawns(file)).toHaveLength(1);
     expect(await isListening(port)).toBe(false);
     expect(watch.output()).not.toContain("web: restarting");
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   } finally {
     await watch.stop();
   }
@@ -354,7 +354,7 @@ test("watch rotates a log that outgrew log.max_size", async () => {
     await watch.waitOutput(/chatty: log rotated/, "watch to rotate the log");
     expect(p.read(".sv/log/chatty.log.1")).toBe(`${"x".repeat(3000)}\nready\n`);
     expect(p.read(".sv/log/chatty.log")).toBe("");
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
     // Once, not on every pass.
     expect(watch.output().match(/log rotated/g)).toHaveLength(1);
   } finally {
@@ -385,6 +385,6 @@ test("a process sv watch started itself exits 0: its exit status is known, it is
     expect(unitEvents(p.root, "job").at(-1)).toEqual({ service: "job", from: "running", to: "completed", reason: "exited with code 0", pid: second as number });
     expect(watch.output()).not.toContain("job: restarting: exited with code 0");
   } finally {
-    expect(await watch.stop()).toBe(0);
+    expect(await watch.stop()).toBe(130);
   }
 });
