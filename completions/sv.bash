@@ -4,14 +4,14 @@
 # Service names come from `sv completion __names`: it reads only the definitions (never the network)
 # and honours a --root typed on the line.
 
-_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics completion"
+_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion"
 
 # The flags of a command.
 _sv_flags() {
   local common="--root --json --quiet -q --log-format --wait-lock --no-wait-lock --help -h"
   case "$1" in
     up | start) echo "$common --recreate --no-recreate --remove-orphans" ;;
-    down | stop | restart | status | ps | validate | reconcile | metrics) echo "$common" ;;
+    down | stop | restart | status | ps | validate | reconcile | metrics | health) echo "$common" ;;
     logs | events) echo "$common --follow -f --lines -n" ;;
     list) echo "$common --tree" ;;
     watch) echo "$common --interval --listen" ;;

@@ -51,9 +51,9 @@ function __sv_exec_first
     __sv_exec_command; and test (commandline -opc)[-1] = --
 end
 
-set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics completion
+set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion
 set -l __sv_with_names up start down stop restart status ps logs events
-set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics
+set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics health
 
 complete -c sv -f
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -l help -s h -d 'Show help'
@@ -73,6 +73,7 @@ complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a watch -d '
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a exec -d 'Bring services up, run a command'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a events -d 'Print or follow the transition log'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a metrics -d 'Print Prometheus metrics'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a health -d 'One line of overall health'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a completion -d 'Print a shell completion script'
 
 complete -c sv -n "__fish_seen_subcommand_from $__sv_with_common" -l root -x -a '(__fish_complete_directories)' -d 'Project root'

@@ -4,6 +4,7 @@ import { logger } from "../output/logger.ts";
 import { readState } from "../store/store.ts";
 import { openContext } from "../engine/context.ts";
 import { refresh } from "../engine/observe.ts";
+import { type Overall, overallHealth } from "../engine/overall.ts";
 import { unitStatuses, type UnitStatus } from "../engine/report.ts";
 import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
@@ -28,6 +29,11 @@ function notes(r: UnitStatus): string {
   return marks.join("; ");
 }
 
+/** The line under the table: the overall health, and how many of the units wanted up are ready. */
+function summary(o: Overall): string {
+  return `overall: ${o.line} (${o.wanted === 0 ? "nothing is wanted up" : `${o.ready} of ${o.wanted} wanted up ready`})`;
+}
+
 export default defineCommand({
   meta: { name: "status", description: "Observe reality (dead or reused pids, health checks), record it, and show each service" },
   args: { ...rootArgs, ...namesArg },
@@ -39,6 +45,6 @@ export default defineCommand({
     const state = await refresh(ctx, services);
     const rows = unitStatuses(ctx, state, services);
     if (output.json) console.log(JSON.stringify({ services: rows }));
-    else if (!output.quiet) console.log(renderStatus(rows, useColor()));
+    else if (!output.quiet) console.log(`${renderStatus(rows, useColor())}\n${summary(overallHealth(rows))}`);
   },
 });

@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import type { Project } from "../../config/schema.ts";
 import { type Ctx, silentReporter } from "../../engine/context.ts";
 import type { Outcome } from "../../engine/orchestrate.ts";
+import { overallHealth } from "../../engine/overall.ts";
 import { unitStatuses } from "../../engine/report.ts";
 import { restartServices } from "../../engine/restart.ts";
 import { startServices } from "../../engine/start.ts";
@@ -36,6 +37,7 @@ export interface RouteDeps {
 /** Answer one request: 401 without a valid token, 404/405 off the route table, 403 for an operation with a read token. */
 export async function handleRequest(req: Request, srv: Server<unknown>, deps: RouteDeps): Promise<Response> {
   const token = authorize(deps.tokens, req.headers.get("authorization"));
+  if (new URL(req.url).pathname === "/health") return health(req, deps, token !== "missing" && token !== "invalid");
   if (token === "missing" || token === "invalid") return refuse(token);
   const url = new URL(req.url);
   const kind = url.pathname === "/v1/events" ? "streams" : "requests";
@@ -51,6 +53,17 @@ export async function handleRequest(req: Request, srv: Server<unknown>, deps: Ro
     // A stream holds its slot until it closes (sse.ts); anything else until it is answered.
     if (!(kind === "streams" && res?.status === 200)) release();
   }
+}
+
+/**
+ * GET /health needs no token, like a load balancer's or Kubernetes' probe: 200 when healthy, 503 otherwise,
+ * with only the word. A valid token also gets which units are not ready (their names say what runs here).
+ */
+function health(req: Request, deps: RouteDeps, authorized: boolean): Response {
+  if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: `${req.method} is not allowed on /health` }, { Allow: "GET" });
+  const ctx = deps.getCtx();
+  const overall = overallHealth(unitStatuses(ctx, readState(ctx.paths)));
+  return json(overall.status === "healthy" ? 200 : 503, authorized ? overall : { status: overall.status });
 }
 
 function refuse(role: "missing" | "invalid"): Response {
