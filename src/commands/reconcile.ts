@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { BatchFailure } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
-import { nextScheduledStart, reconcilePass, unhealthyWanted } from "../engine/reconcile.ts";
+import { nextScheduledStart, reconcilePass, type Said, saidLine, unhealthyWanted } from "../engine/reconcile.ts";
+import { writeSaid } from "../output/said.ts";
 import { warningsReporter } from "../output/progress.ts";
 import { logger } from "../output/logger.ts";
 import { output } from "../output/style.ts";
@@ -23,9 +24,11 @@ export default defineCommand({
     if (ctx.configError) logger.warn(`the configuration cannot be loaded (${ctx.configError}); observing what the store recorded, restarting nothing`);
     if (args["wait-lock"] !== false) ctx.lockWaitMs = RECONCILE_LOCK_WAIT_MS;
     const lines: string[] = [];
-    const report = (line: string) => {
+    const report = (said: Said) => {
+      const line = saidLine(said);
       lines.push(line);
-      if (!output.json && !output.quiet) console.log(line);
+      if (output.logFormat === "json") writeSaid(said, line, "action");
+      else if (!output.json && !output.quiet) console.log(line);
     };
     let state = await reconcilePass(ctx, report);
     // A restart the backoff scheduled shortly (the first ones: 100 ms, 200 ms …) is waited for here,

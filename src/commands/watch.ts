@@ -2,10 +2,12 @@ import { defineCommand } from "citty";
 import { parseDuration } from "../config/fields.ts";
 import { UsageError } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
+import { type Said, saidLine } from "../engine/reconcile.ts";
 import { unitStatuses } from "../engine/report.ts";
 import { watchLoop } from "../engine/watch.ts";
 import { renderFrame } from "../output/live.ts";
-import { logger } from "../output/logger.ts";
+import { logger, writeRecord } from "../output/logger.ts";
+import { writeSaid } from "../output/said.ts";
 import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
@@ -46,12 +48,13 @@ export default defineCommand({
     const recent: string[] = [];
     let state: StoreState | undefined;
     const time = () => new Date().toISOString().slice(11, 19);
-    const report = (line: string) => {
-      const unit = line.slice(0, line.indexOf(":"));
-      lastEvent.set(unit, line.slice(unit.length + 2));
+    const report = (said: Said) => {
+      const line = saidLine(said);
+      if (said.unit !== undefined) lastEvent.set(said.unit, said.text);
       recent.push(`${time()} ${line}`);
       if (recent.length > RECENT_LINES) recent.shift();
-      if (!tty && !output.quiet) console.log(output.json ? JSON.stringify({ ts: new Date().toISOString(), line }) : `${time()} ${line}`);
+      if (output.logFormat === "json") writeSaid(said, line, "action");
+      else if (!tty && !output.quiet) console.log(output.json ? JSON.stringify({ ts: new Date().toISOString(), line }) : `${time()} ${line}`);
     };
     const draw = () => {
       if (!tty || !state) return;
@@ -67,9 +70,9 @@ export default defineCommand({
       process.stdout.write(`\x1b[H${frame.split("\n").join("\x1b[K\n")}\x1b[K\x1b[J`);
     };
     if (tty) process.stdout.write("\x1b[?1049h\x1b[?25l");
-    else if (!output.quiet && !output.json) {
-      console.log(`${time()} watching ${ctx.project.services.size} service${ctx.project.services.size === 1 ? "" : "s"} in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`);
-    }
+    const banner = `watching ${ctx.project.services.size} service${ctx.project.services.size === 1 ? "" : "s"} in ${ctx.project.root}${api ? `, API on ${api.url}` : ""} (Ctrl-C to stop; services keep running)`;
+    if (output.logFormat === "json") writeRecord("info", banner, { event: "watch" });
+    else if (!tty && !output.quiet && !output.json) console.log(`${time()} ${banner}`);
     // The clock and uptimes move on a terminal; piped, nothing is drawn, so nothing needs to wake.
     const redraw = tty ? setInterval(draw, 1000) : undefined;
     try {

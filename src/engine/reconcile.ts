@@ -21,7 +21,23 @@ export interface PassOptions extends RefreshOptions {
 }
 
 /** One line of reconcile output: what changed or what was done. */
-export type Report = (line: string) => void;
+/** One thing a pass did or saw, for a line of text or a JSON log record (--log-format json). */
+export interface Said {
+  /** The unit it is about (none for the watch itself). */
+  unit?: string;
+  text: string;
+  level?: "info" | "warn" | "error";
+  /** A transition's states and reason, where it is one. */
+  from?: string;
+  to?: string;
+  reason?: string;
+}
+export type Report = (said: Said) => void;
+
+/** `api: running -> restarting (exited with code 3)`: a Said as one line of text. */
+export function saidLine(s: Said): string {
+  return s.unit === undefined ? s.text : `${s.unit}: ${s.text}`;
+}
 
 /** Plan one unit against a record (inside the lock: the guard that keeps two reconcilers apart). */
 function replan(ctx: Ctx, svc: Service, unit: Unit): Action | null {
@@ -34,7 +50,7 @@ type Decision = { svc: Service; unit: string; action: Action };
 export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions = {}): Promise<StoreState> {
   const events: SvEvent[] = [];
   const state = await refresh(ctx, undefined, { probeIf: opts.probeIf, events, exclude: opts.busy });
-  for (const e of events) report(`${e.service}: ${e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`}`);
+  for (const e of events) report({ unit: e.service, text: e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`, from: e.from, to: e.to, reason: e.reason });
 
   rotateLogs(ctx, state, report);
   const decisions: Decision[] = [];
@@ -59,7 +75,7 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
       starts.set(d.svc.name, [...(starts.get(d.svc.name) ?? []), job]);
     }
     if (!job) continue;
-    const guarded = job.catch((e: Error) => report(`${d.unit}: ${e.message}`));
+    const guarded = job.catch((e: Error) => report({ unit: d.unit, text: e.message, level: "error" }));
     if (opts.track) opts.track(d.unit, guarded);
     else work.push(guarded);
   }
@@ -115,7 +131,7 @@ function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
     const logs = ctx.backends.for(svc).logs;
     for (const unit of unitNames(svc, state)) {
       const bytes = logs.rotate(unit, svc.log.maxSizeBytes, svc.log.keep);
-      if (bytes > 0) report(`${unit}: log rotated (${bytes < 1 << 20 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`})`);
+      if (bytes > 0) report({ unit, text: `log rotated (${bytes < 1 << 20 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`})` });
     }
   }
 }
@@ -124,7 +140,7 @@ function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
 async function recordResets(ctx: Ctx, decisions: Decision[], report: Report): Promise<void> {
   if (decisions.length === 0) return;
   const lines = await commit(ctx, (tx) => {
-    const out: string[] = [];
+    const out: Said[] = [];
     for (const d of decisions) {
       const unit = tx.unit(d.unit);
       const action = replan(ctx, d.svc, unit);
@@ -135,7 +151,7 @@ async function recordResets(ctx: Ctx, decisions: Decision[], report: Report): Pr
       } else if (action.kind === "settle") {
         unit.next_restart_at = null;
         tx.events.push(transition(d.unit, unit, unit.last_error === null ? "stopped" : "error", action.reason));
-        out.push(`${d.unit}: ${action.reason}`);
+        out.push({ unit: d.unit, text: action.reason, to: unit.state, reason: action.reason });
       }
     }
     return out;
@@ -152,15 +168,15 @@ async function startUnit(ctx: Ctx, svc: Service, unitName: string, reason: strin
     // Said once the claim holds: two passes racing for one restart print it once.
     guard: (u) => {
       const due = replan(ctx, svc, u)?.kind === "start";
-      if (due) report(`${unitName}: ${reason}`);
+      if (due) report({ unit: unitName, text: reason });
       return due;
     },
     events,
   });
   if (result === null) return;
-  report(result.to === "failed" ? `${unitName}: start failed: ${result.reason}` : `${unitName}: ${result.to} (${result.reason})`);
+  report(result.to === "failed" ? { unit: unitName, text: `start failed: ${result.reason}`, level: "error", reason: result.reason } : { unit: unitName, text: `${result.to} (${result.reason})`, to: result.to, reason: result.reason });
   // Giving up is decided where the failure is recorded: say so, or the cron mail never tells.
-  for (const e of events) if (e.to === "error" && e.reason !== result.reason) report(`${unitName}: ${e.reason}`);
+  for (const e of events) if (e.to === "error" && e.reason !== result.reason) report({ unit: unitName, text: e.reason, level: "error", from: e.from, to: e.to, reason: e.reason });
 }
 
 /**
@@ -177,7 +193,7 @@ async function restartLive(ctx: Ctx, svc: Service, unitName: string, reason: str
     return { unit: unitName, handle: unit.handle, state: unit.state, signal: svc.stopSignal, timeoutMs: svc.stopTimeoutMs };
   });
   if (!claim) return;
-  report(`${unitName}: ${reason}; restarting`);
+  report({ unit: unitName, text: `${reason}; restarting`, level: "warn", reason });
   // A stop like any other: pre_stop/post_stop run around it (e.g. to leave a load balancer first).
   await stopUnit(ctx, svc, claim);
   const due = await commit(ctx, (tx) => {
@@ -194,7 +210,7 @@ async function restartLive(ctx: Ctx, svc: Service, unitName: string, reason: str
 async function stopStray(ctx: Ctx, svc: Service, unitName: string, reason: string, report: Report): Promise<void> {
   const claim = await commit(ctx, (tx) => (replan(ctx, svc, tx.unit(unitName))?.kind === "stop" ? claimUnitStop(ctx, tx, unitName, reason) : null));
   if (!claim) return;
-  report(`${unitName}: stopping (${reason})`);
+  report({ unit: unitName, text: `stopping (${reason})`, to: "stopping", reason });
   const r = await stopUnit(ctx, svc, claim);
   await commit(ctx, (tx) => recordUnitStopped(tx, r));
 }

@@ -105,7 +105,7 @@ export async function watchLoop(ctx: Ctx, opts: WatchOptions): Promise<void> {
       },
     })
       .then(setState)
-      .catch((e: Error) => opts.report(`watch: ${e.message}`))
+      .catch((e: Error) => opts.report({ text: `watch: ${e.message}`, level: "error" }))
       .finally(() => {
         running[slot] = null;
         if (slot === "fast" && nextDue !== null && nextDue <= Date.now()) retryDueAt = Date.now() + RETRY_DUE_MS;

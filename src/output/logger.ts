@@ -17,7 +17,7 @@ function consola(): ConsolaInstance {
         log(obj) {
           const message = obj.args.map(String).join(" ");
           if (output.logFormat === "json") {
-            process.stderr.write(`${JSON.stringify({ ts: obj.date.toISOString(), level: obj.type, message, ...(obj.tag ? { hint: obj.tag } : {}) })}\n`);
+            writeRecord(obj.type === "success" ? "info" : obj.type, message, obj.tag ? { hint: obj.tag } : {}, obj.date);
           } else {
             const hint = obj.tag ? `\n  ${paint(`hint: ${obj.tag}`, "gray", color)}` : "";
             process.stderr.write(`${icons[obj.type] ?? icons.info} ${message}${hint}\n`);
@@ -27,6 +27,25 @@ function consola(): ConsolaInstance {
     ],
   });
   return instance;
+}
+
+/** The fields of a JSON log line beyond ts, level and msg (README: "JSON logs"). */
+export interface LogFields {
+  service?: string;
+  unit?: string;
+  /** What the line is: progress, result, transition, action, watch, or a plain log line (none). */
+  event?: string;
+  /** progress and result: waiting, starting, stopping, ok, failed, skipped. */
+  phase?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  hint?: string;
+}
+
+/** One JSON object on one line of stderr: {"ts","level","msg", …fields}. */
+export function writeRecord(level: string, msg: string, fields: LogFields = {}, date = new Date()): void {
+  process.stderr.write(`${JSON.stringify({ ts: date.toISOString(), level, msg, ...fields })}\n`);
 }
 
 export const logger = {

@@ -1,7 +1,7 @@
 // Progress of up/down: a listr2 task list on a terminal; plain result lines otherwise (pipes, CI, --json).
 // Every reporter prints the engine's warnings through the logger, on stderr.
 import type { Phase, Reporter } from "../engine/context.ts";
-import { logger } from "./logger.ts";
+import { logger, writeRecord } from "./logger.ts";
 import { output, paint, useColor } from "./style.ts";
 
 export interface ClosableReporter extends Reporter {
@@ -29,6 +29,19 @@ function plainReporter(stream: NodeJS.WriteStream): ClosableReporter {
     async close() {},
   };
 }
+
+const LEVELS: Partial<Record<Phase, string>> = { failed: "error", skipped: "warn" };
+const RESULTS = new Set<Phase>(["ok", "failed", "skipped"]);
+
+/** --log-format json: every phase of every service as a JSON record on stderr (a result: ok, failed, skipped). */
+const jsonReporter: ClosableReporter = {
+  plan() {},
+  update(service, phase, message) {
+    writeRecord(LEVELS[phase] ?? "info", `${service} ${message}`, { service, event: RESULTS.has(phase) ? "result" : "progress", phase });
+  },
+  warn,
+  async close() {},
+};
 
 /** listr2's animated list: one task per service, titles updated as phases change. */
 async function listrReporter(): Promise<ClosableReporter> {
@@ -81,6 +94,7 @@ async function listrReporter(): Promise<ClosableReporter> {
 /** The reporter for this invocation's output settings. */
 export async function createReporter(stream: NodeJS.WriteStream = process.stdout): Promise<ClosableReporter> {
   if (output.quiet) return { plan() {}, update() {}, warn, async close() {} };
+  if (output.logFormat === "json") return jsonReporter;
   if (output.json) return plainReporter(process.stderr);
   if (stream === process.stdout && stream.isTTY && !process.env.CI && process.env.TERM !== "dumb") return listrReporter();
   return plainReporter(stream);
