@@ -1,18 +1,13 @@
 // Overall health (issue 8): `sv health` (one line, exit 0 only when every wanted-up unit is ready), the
 // summary line under `sv status`, and GET /health (no token needed; the details only with one).
-import { afterEach, expect, test } from "bun:test";
-import { type TempProject, killRecorded, status, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { expect, test } from "bun:test";
+import { type TempProject, status, sv, tempProject, waitFor } from "../helpers/project.ts";
 import { startWatch } from "../supervise/support.ts";
 
 const TOKEN = "health-test-token-0123456789";
-const projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
-});
 
 function project(): TempProject {
   const p = tempProject();
-  projects.push(p);
   p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"] }));
   p.write("services/api.yml", JSON.stringify({ command: ["sleep", "1000"], health_check: { type: "command", command: "test -e api-ok", interval: "100ms", retries: 1 } }));
   p.write("services/migrate.yml", JSON.stringify({ type: "oneshot", command: ["true"] }));

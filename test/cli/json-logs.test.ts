@@ -1,14 +1,10 @@
 // --log-format json (issue 8): every line sv itself writes — progress, results, reconcile actions, watch's
 // events, warnings, errors — is one JSON object on stderr, with ts, level, msg and, where they apply,
 // service, unit, event, phase, from, to, reason. Every line is parsed here; none may be plain text.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { SV, type TempProject, killRecorded, status, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { SV, status, sv, tempProject, waitFor } from "../helpers/project.ts";
 
-const projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
-});
 
 interface Rec {
   ts: string;
@@ -43,7 +39,6 @@ function records(text: string): Rec[] {
 
 test("up, reconcile, down, status and errors: only JSON records on stderr, nothing on stdout but the table", async () => {
   const p = tempProject();
-  projects.push(p);
   p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"] }));
   p.write("services/bad.yml", JSON.stringify({ command: ["sh", "-c", "exit 3"], restart: "no" }));
 
@@ -89,7 +84,6 @@ test("up, reconcile, down, status and errors: only JSON records on stderr, nothi
 
 test("sv watch --log-format json: its banner and every heal, as records on stderr", async () => {
   const p = tempProject();
-  projects.push(p);
   p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"], restart_delay: "100ms" }));
   expect((await sv(p.root, ["up"])).code).toBe(0);
   const proc = Bun.spawn([SV, "watch", "--interval", "200ms", "--log-format", "json"], { cwd: p.root, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });

@@ -1,19 +1,14 @@
 // sv in scripts and pipelines (issue 8): global flags before the command, nothing read past `--`, no
 // escape codes unless on a terminal (or FORCE_COLOR), the shell's exit codes for signals and for a
 // command sv exec cannot run.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
-import { SV, type TempProject, killRecorded, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { SV, type TempProject, sv, tempProject, waitFor } from "../helpers/project.ts";
 
-const projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
-});
 
 function project(): TempProject {
   const p = tempProject();
-  projects.push(p);
   p.write("services/web.yml", JSON.stringify({ command: ["sh", "-c", "echo started; exec sleep 1000"] }));
   return p;
 }

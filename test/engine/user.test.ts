@@ -1,20 +1,15 @@
 // user:/group: (sv as root): the service, its hooks and its command probes all run as that user, like
 // systemd's User= (ExecStartPre= included), with that user's HOME and USER.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TempProject, killRecorded, status, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { status, sv, tempProject, waitFor } from "../helpers/project.ts";
 
-const projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
-});
 
 const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
 test("user: nobody runs the service, pre_start and the command probe as nobody", async () => {
   const p = tempProject();
-  projects.push(p);
   chmodSync(p.root, 0o755);
   mkdirSync(join(p.root, "out"), { mode: 0o777 });
   chmodSync(join(p.root, "out"), 0o777);
@@ -43,7 +38,6 @@ test("user: nobody runs the service, pre_start and the command probe as nobody",
 
 test("a hook that does not exist, run as another user, is said as such (not setpriv's exit 127)", async () => {
   const p = tempProject();
-  projects.push(p);
   chmodSync(p.root, 0o755);
   p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"], user: "nobody", hooks: { pre_start: ["no-such-hook-program"] } }));
   const r = await sv(p.root, ["up"]);

@@ -6,15 +6,13 @@ import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdte
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rotateLog } from "../../src/runtime/logs/rotate.ts";
-import { type TempProject, killRecorded, sv, tempProject } from "../helpers/project.ts";
+import { type TempProject, sv, tempProject } from "../helpers/project.ts";
 
 const VICTIM_TEXT = "root-only content that sv must never touch\n".repeat(200);
 const NOBODY = 65534;
 
-const projects: TempProject[] = [];
 const victimDirs: string[] = [];
 afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
   for (const d of victimDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -29,7 +27,6 @@ function victim(): string {
 
 function project(): TempProject {
   const p = tempProject();
-  projects.push(p);
   p.write("services/web.yml", JSON.stringify({ command: ["sleep", "1000"] }));
   return p;
 }

@@ -1,21 +1,16 @@
 // Secrets where they do not belong (issue 7): the variables sv.yml's api: section reads are not inherited
 // by services, hooks or probes; and no error message quotes an env value.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TempProject, killRecorded, sv, tempProject, waitFor } from "../helpers/project.ts";
+import { type TempProject, sv, tempProject, waitFor } from "../helpers/project.ts";
 
 const READ_TOKEN = "read-token-0123456789-secret";
 const OPERATE_TOKEN = "operate-token-0123456789-secret";
 
-const projects: TempProject[] = [];
-afterEach(() => {
-  for (const p of projects.splice(0)) killRecorded(p.root);
-});
 
 function project(): TempProject {
   const p = tempProject();
-  projects.push(p);
   return p;
 }
 
