@@ -55,7 +55,8 @@ describe("escape codes only for a terminal", () => {
       expect(plain.stdout.toString()).not.toContain(ESC);
       expect(plain.stdout.toString().length).toBeGreaterThan(20);
       if (args.includes("--help") && args.length > 1) {
-        const forced = Bun.spawnSync([SV, ...args], { cwd: p.root, env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: "1" } });
+        // citty (which renders help) also turns colour off whenever CI is set, whatever FORCE_COLOR says.
+        const forced = Bun.spawnSync([SV, ...args], { cwd: p.root, env: { ...process.env, NO_COLOR: undefined, CI: undefined, FORCE_COLOR: "1" } });
         expect(forced.stdout.toString()).toContain(ESC);
       }
     });
