@@ -3,22 +3,12 @@
 // service, unit, event, phase, from, to, reason. Every line is parsed here; none may be plain text.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import type { LogFields } from "../../src/output/logger.ts";
 import { SV, status, sv, tempProject, waitFor } from "../helpers/project.ts";
 
 
-interface Rec {
-  ts: string;
-  level: string;
-  msg: string;
-  service?: string;
-  unit?: string;
-  event?: string;
-  phase?: string;
-  from?: string;
-  to?: string;
-  reason?: string;
-  hint?: string;
-}
+/** A JSON log line: ts, level and msg, then the fields of output/logger.ts (checked against FIELDS below). */
+type Rec = LogFields & { ts: string; level: string; msg: string };
 
 const FIELDS = new Set(["ts", "level", "msg", "service", "unit", "event", "phase", "from", "to", "reason", "hint"]);
 
