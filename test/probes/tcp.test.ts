@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { dlopen, FFIType, read } from "bun:ffi";
 import { readdirSync, readFileSync } from "node:fs";
 import { connectReason, ipv4Bytes, probeTcp } from "../../src/probes/tcp.ts";
-import { BUN, fixture, fixtureCommand, freePort, isListening, killAfterTest, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
+import { BUN, fixture, freePort, isListening, killAfterTest, sv, tempProject, unitStatus, waitFor } from "../helpers/project.ts";
 
 const libc = dlopen("libc.so.6", {
   socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
