@@ -6,7 +6,7 @@
 // `log/web.log` would make rotation copy it into a world-readable `.log.1`. The dir check closes the
 // door (nobody else can create anything in a dir that is ours and not group/world-writable); O_NOFOLLOW
 // and the fstat after open catch what was planted before sv made the dir its own.
-import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { SvError } from "../errors.ts";
 
@@ -152,15 +152,7 @@ export function writeFresh(path: string, text: string, mode = 0o600): void {
 export function readPrivate(path: string): Buffer {
   const fd = openPrivate(path, "read");
   try {
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
