@@ -37,9 +37,9 @@ export interface RouteDeps {
 /** Answer one request: 401 without a valid token, 404/405 off the route table, 403 for an operation with a read token. */
 export async function handleRequest(req: Request, srv: Server<unknown>, deps: RouteDeps): Promise<Response> {
   const token = authorize(deps.tokens, req.headers.get("authorization"));
-  if (new URL(req.url).pathname === "/health") return health(req, deps, token !== "missing" && token !== "invalid");
-  if (token === "missing" || token === "invalid") return refuse(token);
   const url = new URL(req.url);
+  if (url.pathname === "/health") return health(req, deps, token !== "missing" && token !== "invalid");
+  if (token === "missing" || token === "invalid") return refuse(token);
   const kind = url.pathname === "/v1/events" ? "streams" : "requests";
   const release = deps.limits[kind].acquire(token);
   if (typeof release === "string") {
