@@ -1,6 +1,7 @@
 // Entry point: pick the command, run it, map errors to exit codes. The only process.exit in sv.
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import { stripVTControlCharacters as stripAnsi } from "node:util";
+import { rootArgs } from "./commands/_args.ts";
 import { aliases, commands, descriptions } from "./commands/index.ts";
 import { ConfigError, EXIT, SvError, UsageError, didYouMean } from "./errors.ts";
 import { logger } from "./output/logger.ts";
@@ -62,15 +63,23 @@ function isShortCluster(cluster: string, known: Set<string>, shortBooleans: Set<
   return cluster.length > 0;
 }
 
-/** Flags every command takes, with whether a value follows. */
-const GLOBAL_FLAGS: Record<string, boolean> = { "--root": true, "--log-format": true, "--json": false, "--quiet": false, "-q": false, "--no-wait-lock": false, "--wait-lock": false };
+/** The flags every command takes (commands/_args.ts rootArgs), with whether a value follows: `--root` true, `-q` false. */
+const GLOBAL_FLAGS: Record<string, boolean> = Object.fromEntries(
+  Object.entries(rootArgs).flatMap(([key, def]) => {
+    const takesValue = def.type !== "boolean";
+    const short = "alias" in def ? [[`-${def.alias}`, takesValue]] : [];
+    // --no-X only where X is on by default (--no-wait-lock), as rootArgs documents it.
+    const negated = def.type === "boolean" && "default" in def && def.default === true ? [[`--no-${key}`, false]] : [];
+    return [[`--${key}`, takesValue], ...short, ...negated];
+  }),
+);
 
 /**
  * The command name and its arguments, global flags allowed before the name (`sv --root DIR status`, as
  * `git -C DIR` and `docker --context X ps` take them). Nothing after `--` is ever read as sv's: it is
  * passed on as it is (sv exec's command).
  */
-export function splitArgv(argv: string[]): { name?: string; args: string[]; ours: string[] } {
+function splitArgv(argv: string[]): { name?: string; args: string[]; ours: string[] } {
   const dash = argv.indexOf("--");
   const ours = dash === -1 ? argv : argv.slice(0, dash);
   const passed = dash === -1 ? [] : argv.slice(dash);
