@@ -8,6 +8,7 @@
 // and the fstat after open catch what was planted before sv made the dir its own.
 import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, relative } from "node:path";
+import { accountEntry } from "./accounts.ts";
 import { SvError } from "../errors.ts";
 
 const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } = constants;
@@ -30,10 +31,8 @@ function shown(path: string): string {
 
 function userName(uid: number): string {
   try {
-    const line = readFileSync("/etc/passwd", "utf8")
-      .split("\n")
-      .find((l) => l.split(":")[2] === String(uid));
-    return line ? `${uid} (${line.split(":")[0]})` : String(uid);
+    const pw = accountEntry("/etc/passwd", String(uid), { idOnly: true });
+    return pw ? `${uid} (${pw[0]})` : String(uid);
   } catch {
     return String(uid);
   }

@@ -3,6 +3,7 @@
 import { accessSync, closeSync, constants as fs, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname } from "node:path";
+import { accountEntry } from "./accounts.ts";
 import { ensurePrivateDir, openPrivate } from "./private-files.ts";
 import { SvError } from "../errors.ts";
 import { readStat } from "./identity.ts";
@@ -56,16 +57,11 @@ export interface RunAs {
 export function userEnv(name: string, runAs: RunAs): Record<string, string> {
   if (runAs.user === undefined && runAs.group === undefined) return {};
   if (process.getuid?.() !== 0) throw new SvError(`${name}: user/group need sv to run as root`, { hint: "run sv as root, or remove user:/group: from the definition" });
-  const lookup = (file: string, key: string) =>
-    readFileSync(file, "utf8")
-      .split("\n")
-      .map((l) => l.split(":"))
-      .find((f) => f[0] === key || f[2] === key);
-  if (runAs.group !== undefined && !lookup("/etc/group", runAs.group)) {
+  if (runAs.group !== undefined && !accountEntry("/etc/group", runAs.group)) {
     throw new SvError(`${name}: group "${runAs.group}" does not exist`, { hint: "check group: in the definition" });
   }
   if (runAs.user === undefined) return {};
-  const pw = lookup("/etc/passwd", runAs.user);
+  const pw = accountEntry("/etc/passwd", runAs.user);
   if (!pw) throw new SvError(`${name}: user "${runAs.user}" does not exist`, { hint: "check user: in the definition" });
   return { USER: pw[0]!, LOGNAME: pw[0]!, HOME: pw[5]! };
 }
@@ -85,11 +81,7 @@ export function asUser(runAs: RunAs, argv: string[]): string[] {
 }
 
 function gidOf(user: string): string {
-  const pw = readFileSync("/etc/passwd", "utf8")
-    .split("\n")
-    .map((l) => l.split(":"))
-    .find((f) => f[0] === user || f[2] === user);
-  return pw?.[3] ?? user;
+  return accountEntry("/etc/passwd", user)?.[3] ?? user;
 }
 
 export interface Limits {
