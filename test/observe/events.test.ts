@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { formatEvent, formatTimestamp } from "../../src/commands/events.ts";
 import type { SvEvent } from "../../src/engine/states.ts";
 import { followEvents, readEvents } from "../../src/observe/events.ts";
@@ -12,8 +12,11 @@ function ev(service: string, reason = `r${++seq}`, over: Partial<SvEvent> = {}):
   return { ts: new Date(Date.UTC(2026, 10, 21, 10, 0, 0, seq)).toISOString(), service, from: "stopped", to: "starting", reason, pid: 100 + seq, ...over };
 }
 
+/** A project with its state dir, as the store's withState makes it before it appends. */
 function setup(): Paths {
-  return projectPaths(tempProject().root);
+  const paths = projectPaths(tempProject().root);
+  mkdirSync(paths.stateDir);
+  return paths;
 }
 
 /** Collect what a follower yields while `during` runs, until it has `count` events (not counting "filler" ones). */
