@@ -7,7 +7,7 @@
 // door (nobody else can create anything in a dir that is ours and not group/world-writable); O_NOFOLLOW
 // and the fstat after open catch what was planted before sv made the dir its own.
 import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, relative } from "node:path";
+import { relative } from "node:path";
 import { accountEntry } from "./accounts.ts";
 import { SvError } from "../errors.ts";
 
@@ -54,12 +54,8 @@ export function ensurePrivateDir(dir: string, mode = 0o755): void {
     st = lstatSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    mkdirSync(dirname(dir), { recursive: true, mode });
-    try {
-      mkdirSync(dir, { mode });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    // recursive: its parents too, and no EEXIST when another sv made it meanwhile.
+    mkdirSync(dir, { recursive: true, mode });
     st = lstatSync(dir);
   }
   checkDir(dir, st);
@@ -67,7 +63,7 @@ export function ensurePrivateDir(dir: string, mode = 0o755): void {
 
 function checkDir(dir: string, st: Stats): void {
   const me = euid();
-  if (st.isSymbolicLink()) throw refuse(dir, "it is a symbolic link (owned by uid " + userName(st.uid) + ")", `remove it, or point state_dir: in sv.yml at the real directory`);
+  if (st.isSymbolicLink()) throw refuse(dir, `it is a symbolic link (owned by uid ${userName(st.uid)})`, `remove it, or point state_dir: in sv.yml at the real directory`);
   if (!st.isDirectory()) throw refuse(dir, "it is not a directory", `remove it, or set state_dir: in sv.yml to a directory`);
   if (st.uid !== me) {
     throw refuse(dir, `it is owned by uid ${userName(st.uid)}, and sv runs as uid ${userName(me)}`, `chown -R ${me} ${shown(dir)}, or run sv as its owner`);
