@@ -5,8 +5,6 @@ import { Interrupted } from "../errors.ts";
 const STOPPING = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export interface StopSignals {
-  /** The first signal that came, if one did. */
-  readonly received: NodeJS.Signals | undefined;
   /** Remove the handlers; then throw the exit of the signal that came (a silent Interrupted), if one did. */
   finish(): void;
 }
@@ -20,9 +18,6 @@ export function onStopSignals(stop: () => void): StopSignals {
   };
   for (const sig of STOPPING) process.on(sig, handler);
   return {
-    get received() {
-      return received;
-    },
     finish() {
       for (const sig of STOPPING) process.off(sig, handler);
       if (received) throw new Interrupted(received, "");
