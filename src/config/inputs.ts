@@ -50,7 +50,14 @@ export function hashOf(data: string | Uint8Array): string {
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** A file that is not read, because it would hang (a FIFO), never end (/dev/zero) or is too big: a config problem. */
-export class UnreadableFile extends Error {}
+export class UnreadableFile extends Error {
+  /** What it is instead of a small regular file: "a directory", "a FIFO" …, or null when it is one that is too big. */
+  readonly kind: string | null;
+  constructor(message: string, kind: string | null = null) {
+    super(message);
+    this.kind = kind;
+  }
+}
 
 /**
  * The text of a config file and its stat. Only a regular file of at most MAX_CONFIG_BYTES is read: anything else is
@@ -74,7 +81,7 @@ export function readConfigText(file: string): { text: string; stats: BigIntStats
 }
 
 function refuseUnlessSmallFile(stats: BigIntStats): void {
-  if (!stats.isFile()) throw new UnreadableFile(`not a regular file (${kindOfFile(stats)})`);
+  if (!stats.isFile()) throw new UnreadableFile(`not a regular file (${kindOfFile(stats)})`, kindOfFile(stats));
   if (stats.size > BigInt(MAX_CONFIG_BYTES)) throw new UnreadableFile(tooBig(Number(stats.size)));
 }
 
