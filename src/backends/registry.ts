@@ -1,11 +1,12 @@
 // Which backend runs a service, and which one a recorded handle belongs to. Adding a backend means
 // adding its factory here (or a plugin's): the engine only ever asks this registry.
-import type { Service } from "../config/schema.ts";
+import type { Project, Service } from "../config/schema.ts";
 import type { Paths } from "../paths.ts";
 import type { Backend, Handle } from "./backend.ts";
 import { createLocalBackend } from "./local/index.ts";
 
-export type BackendFactory = (paths: Paths) => Backend;
+/** Makes a project's backend; `project` gives what it needs of sv.yml (its name, `docker.host` …). */
+export type BackendFactory = (paths: Paths, project: Project) => Backend;
 
 export interface Backends {
   /** The backend that runs `svc`: the first whose `runs` accepts it (local processes come last). */
@@ -19,8 +20,8 @@ export interface Backends {
 const BUILT_IN: BackendFactory[] = [createLocalBackend];
 
 /** The backends of a project; `extra` ones (plugins, tests) are asked before the built-ins. */
-export function createBackends(paths: Paths, extra: BackendFactory[] = []): Backends {
-  const all = [...extra, ...BUILT_IN].map((f) => f(paths));
+export function createBackends(paths: Paths, project: Project, extra: BackendFactory[] = []): Backends {
+  const all = [...extra, ...BUILT_IN].map((f) => f(paths, project));
   const byKind = new Map(all.map((b) => [b.kind, b]));
   return {
     for: (svc) => all.find((b) => b.runs(svc))!,

@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
+import { defaultProjectName, parseDockerHost } from "./container.ts";
 import { ConfigError } from "../errors.ts";
 import { Inputs } from "./inputs.ts";
 import { type Env, interpolate, variablesIn } from "./interpolate.ts";
@@ -37,6 +38,9 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
     defaultTimeoutMs: settings.default_timeout,
     services,
     api: toApiSettings(root, settings.api, secretEnv),
+    name: settings.name ?? defaultProjectName(root),
+    dockerSocket: settings.docker.host === undefined ? undefined : (parseDockerHost(settings.docker.host, root) as { socket: string }).socket,
+    plugins: settings.plugins.map((p) => (p.startsWith(".") || p.startsWith("/") ? resolve(root, p) : p)),
   };
   return { project, inputs };
 }

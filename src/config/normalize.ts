@@ -6,6 +6,8 @@ import type { Inputs } from "./inputs.ts";
 import type { Env } from "./interpolate.ts";
 import type { Problem, Seg } from "./problems.ts";
 import type { ApiSettings, FailureAction, HealthCheck, RawService, Service, Settings } from "./schema.ts";
+import { commandArgv } from "./command.ts";
+import { type ContainerSpec, type PortMapping, type VolumeMount, parsePort, parseVolume } from "./container.ts";
 
 /** Where a service is defined, for problems found while normalising it. */
 export interface Origin {
@@ -26,23 +28,26 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
   const dependsOn: Service["dependsOn"] = {};
   if (Array.isArray(raw.depends_on)) for (const d of raw.depends_on) dependsOn[d] = undefined;
   else for (const [d, opts] of Object.entries(raw.depends_on)) dependsOn[d] = opts.condition;
+  const container = toContainer(root, origin, raw, scope.problems);
+  const port = raw.port ?? container?.ports.find((p) => p.hostPort !== undefined)?.hostPort;
+  if (container) container.containerPort = containerPortOf(container.ports, port);
   return {
     name: origin.name,
     file: origin.file,
     path: origin.prefix,
     description: raw.description ?? "",
     type: raw.type,
-    command: raw.command,
-    cwd: resolve(root, raw.cwd ?? "."),
+    command: raw.command ?? [],
+    cwd: container ? (raw.cwd ?? "") : resolve(root, raw.cwd ?? "."),
     env: { ...readEnvFiles(root, origin, raw.env_file, scope), ...raw.env },
     user: raw.user,
     group: raw.group,
     instances: raw.instances,
-    port: raw.port,
+    port,
     dependsOn,
     after: raw.after,
     before: raw.before,
-    healthCheck: toHealthCheck(raw),
+    healthCheck: toHealthCheck(raw, port),
     restart: raw.restart ?? (raw.type === "oneshot" || raw.type === "multi-shot" ? "no" : "on-failure"),
     restartDelayMs: raw.restart_delay,
     restartMaxDelayMs: raw.restart_max_delay,
@@ -57,17 +62,49 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
     log: { maxSizeBytes: raw.log.max_size, keep: raw.log.keep },
     onFailure: raw.on_failure.map((a): FailureAction => (a.webhook !== undefined ? { webhook: a.webhook } : { command: a.command! })),
     hooks: raw.hooks,
+    ...(container ? { container } : {}),
   };
 }
 
+const CONTAINER_ONLY = ["entrypoint", "ports", "volumes", "pull", "network_mode"] as const;
+
+/** The container of an `image:` service (a problem for container keys without an image, or a process without a command). */
+function toContainer(root: string, origin: Origin, raw: RawService, problems: Problem[]): ContainerSpec | undefined {
+  const at = (key: string) => ({ file: origin.file, path: [...origin.prefix, key] });
+  if (raw.image === undefined) {
+    for (const key of CONTAINER_ONLY) if (raw[key] !== undefined) problems.push({ ...at(key), message: `only a container has ${key}: (add image:, or remove it${key === "ports" ? "; a process's port is port:" : ""})` });
+    return undefined;
+  }
+  const ports = (raw.ports ?? []).map(parsePort).filter((p): p is PortMapping => typeof p !== "string");
+  const volumes = (raw.volumes ?? []).map((v) => parseVolume(v, root)).filter((v): v is VolumeMount => typeof v !== "string");
+  const networkMode = raw.network_mode ?? "project";
+  if (networkMode === "host" && ports.length) problems.push({ ...at("ports"), message: "a container with network_mode: host publishes no ports (it uses the host's; say port: instead)" });
+  if (raw.cwd !== undefined && !raw.cwd.startsWith("/")) problems.push({ ...at("cwd"), message: `a container's cwd is a path inside it and must be absolute (got "${raw.cwd}")` });
+  return {
+    image: raw.image,
+    entrypoint: raw.entrypoint === undefined ? undefined : typeof raw.entrypoint === "string" ? ["/bin/sh", "-c", raw.entrypoint] : raw.entrypoint,
+    command: raw.command === undefined ? undefined : commandArgv(raw.command),
+    ports,
+    volumes,
+    pull: raw.pull ?? "missing",
+    networkMode,
+    workdir: raw.cwd,
+  };
+}
+
+/** The container side of the mapping that publishes `port` (else the first mapping's; host networking: the port itself). */
+function containerPortOf(ports: PortMapping[], port: number | undefined): number | undefined {
+  return (ports.find((p) => p.hostPort !== undefined && p.hostPort === port) ?? ports[0])?.containerPort ?? port;
+}
+
 /** The health check as written, or the implied one: tcp on `port` when the service has one, else "process is alive". */
-function toHealthCheck(raw: RawService): HealthCheck {
+function toHealthCheck(raw: RawService, port: number | undefined): HealthCheck {
   const hc = raw.health_check;
-  const type = hc?.type ?? (raw.port !== undefined ? "tcp" : "process");
+  const type = hc?.type ?? (port !== undefined ? "tcp" : "process");
   return {
     type,
     host: (hc?.type === "tcp" ? hc.host : undefined) ?? "127.0.0.1",
-    port: hc?.type === "tcp" ? (hc.port ?? raw.port) : raw.port,
+    port: hc?.type === "tcp" ? (hc.port ?? port) : port,
     url: hc?.type === "http" ? hc.url : undefined,
     expectedStatus: hc?.type === "http" ? hc.expected_status : 200,
     command: hc?.type === "command" ? hc.command : undefined,

@@ -3,6 +3,7 @@ import { constants } from "node:os";
 import * as v from "valibot";
 import { Bool, Duration, NonEmpty, Size, Text, atLeast, byKind, fail, isRecord, numeric, strict } from "./fields.ts";
 import { echo } from "./echo.ts";
+import { NETWORK_MODES, PROJECT_NAME, PULL_POLICIES, parseDockerHost, parsePort, parseVolume, type ContainerSpec } from "./container.ts";
 
 /** The most instances of one service: each is a process (1e9 of them would exhaust memory, 1e5 the pids limit). */
 export const MAX_INSTANCES = 10_000;
@@ -121,17 +122,32 @@ const EnvValue = byKind(
   { string: v.pipe(v.string(), v.check((s) => !s.includes("\0"), "must not contain a NUL byte")), number: v.pipe(v.number(), v.transform(String)), boolean: v.pipe(v.boolean(), v.transform(String)) },
   "must be a string, number or boolean",
 );
+/** Checked here for its form (a located error); parsed again by normalize, which knows the root. */
+const PortEntry = byKind(
+  { string: v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => void (typeof dataset.value === "string" && typeof parsePort(dataset.value) === "string" && addIssue({ message: parsePort(dataset.value) as string })))), number: v.pipe(v.number(), v.transform(String)) },
+  'each port must be a string like "8080:80"',
+);
+const VolumeEntry = byKind(
+  { string: v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => void (typeof dataset.value === "string" && typeof parseVolume(dataset.value, "/") === "string" && addIssue({ message: parseVolume(dataset.value, "/") as string })))) },
+  'each volume must be a string like "./data:/data"',
+);
 const Names = byKind({ list: v.array(Name) }, "must be a list of service names");
 
 /** Only the references of a definition: read from a broken definition too, so its unknown references are reported at once. */
 export const RefsSchema = v.looseObject({ depends_on: v.optional(DependsOn, []), after: v.optional(Names, []), before: v.optional(Names, []) });
 export type Refs = Pick<v.InferOutput<typeof RefsSchema>, "depends_on" | "after" | "before">;
 
-export const ServiceSchema = strict({
+const serviceEntries = {
   name: v.optional(Name),
   description: v.optional(Text),
   type: v.optional(oneOf(SERVICE_TYPES), "simple"),
-  command: Command,
+  command: v.optional(Command),
+  image: v.optional(NonEmpty),
+  entrypoint: v.optional(Command),
+  ports: v.optional(byKind({ list: v.array(PortEntry) }, 'must be a list like ["127.0.0.1:8080:80"]')),
+  volumes: v.optional(byKind({ list: v.array(VolumeEntry) }, 'must be a list like ["./data:/data", "cache:/var/cache"]')),
+  pull: v.optional(oneOf(PULL_POLICIES)),
+  network_mode: v.optional(oneOf(NETWORK_MODES)),
   cwd: v.optional(NonEmpty),
   env: v.optional(byKind({ mapping: v.record(EnvName, EnvValue) }, "must be a mapping of NAME: value"), {}),
   env_file: v.optional(byKind({ string: NonEmpty, list: v.array(NonEmpty) }, "must be a path or a list of paths")),
@@ -157,8 +173,13 @@ export const ServiceSchema = strict({
   log: v.optional(strict({ max_size: v.optional(Size, "10M"), keep: v.optional(atLeast(0), 5) }), {}),
   on_failure: v.optional(byKind({ list: v.array(Action) }, "must be a list of actions like - webhook: URL or - command: ..."), []),
   hooks: v.optional(strict({ pre_start: v.optional(Command), post_start: v.optional(Command), pre_stop: v.optional(Command), post_stop: v.optional(Command) }), {}),
-}, "must be a mapping like command: ...");
-export type RawService = v.InferOutput<typeof ServiceSchema>;
+};
+const MAPPING_MESSAGE = "must be a mapping like command: ...";
+/** A container (image:) runs its image's command unless told otherwise; a process needs its command. */
+const ContainerServiceSchema = strict(serviceEntries, MAPPING_MESSAGE);
+const ProcessServiceSchema = strict({ ...serviceEntries, command: Command }, MAPPING_MESSAGE);
+export const ServiceSchema = v.lazy((input) => (isRecord(input) && input.image !== undefined && input.image !== null ? ContainerServiceSchema : ProcessServiceSchema));
+export type RawService = v.InferOutput<typeof ContainerServiceSchema>;
 
 export const API_ROLES = ["read", "operate"] as const;
 export type ApiRole = (typeof API_ROLES)[number];
@@ -189,6 +210,9 @@ export const SettingsSchema = strict({
   max_parallel: v.optional(atLeast(1), 32),
   default_timeout: v.optional(Duration, "60s"),
   api: v.optional(ApiSchema, {}),
+  name: v.optional(v.pipe(v.string(), v.regex(PROJECT_NAME, "must be a project name: [a-z0-9][a-z0-9_.-]{0,62} (it names containers, networks and volumes)"))),
+  docker: v.optional(strict({ host: v.optional(v.pipe(NonEmpty, v.check((h) => typeof parseDockerHost(h, "/") !== "string", "must be unix:///path/to/socket (or a path)"))) }), {}),
+  plugins: v.optional(byKind({ list: v.array(NonEmpty) }, 'must be a list of modules: ["./plugins/my-backend.ts", "an-npm-package"]'), []),
   services: v.optional(v.unknown()), // checked by the loader, one service at a time
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
@@ -254,6 +278,8 @@ export interface Service {
   log: { maxSizeBytes: number; keep: number };
   onFailure: FailureAction[];
   hooks: Partial<Record<HookName, string | string[]>>;
+  /** Present for a container (image:): what the container backend creates. */
+  container?: ContainerSpec;
 }
 
 /** A loaded project: settings plus services by name, in a stable order. */
@@ -264,4 +290,10 @@ export interface Project {
   defaultTimeoutMs: number;
   services: Map<string, Service>;
   api: ApiSettings;
+  /** Names the project's containers, networks and volumes, and labels them. */
+  name: string;
+  /** The engine's socket from sv.yml `docker.host`; absent: DOCKER_HOST, then the usual sockets. */
+  dockerSocket?: string;
+  /** Modules of more backends (resolved paths, or package names), imported at run time. */
+  plugins: string[];
 }

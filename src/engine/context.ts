@@ -1,5 +1,6 @@
 // What every engine operation is given: the project, its paths, who we are, and where progress goes.
 import { resolve } from "node:path";
+import { defaultProjectName } from "../config/container.ts";
 import { loadProject } from "../config/load.ts";
 import { ConfigError, SvError } from "../errors.ts";
 import type { Project } from "../config/schema.ts";
@@ -55,7 +56,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
   } catch (e) {
     if (!opts.fromStore || !(e instanceof SvError)) throw e;
     configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
-    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] } };
+    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: defaultProjectName(root), plugins: [] };
   }
   const paths = projectPaths(root, project.stateDir);
   return {
@@ -64,7 +65,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     reporter: opts.reporter ?? silentReporter,
     self: whoAmI(),
     lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
-    backends: createBackends(paths),
+    backends: createBackends(paths, project),
     inheritedEnv: withoutVariables(process.env, project.api.secretEnv),
     configError,
   };

@@ -15,6 +15,8 @@ function project(services: { name: string; instances?: number }[]): Project {
     defaultTimeoutMs: 60_000,
     services: new Map(services.map((s) => [s.name, { name: s.name, type: "simple", instances: s.instances ?? 1 } as Service])),
     api: { tokens: [], allowInsecure: false, secretEnv: [] },
+    name: "nowhere",
+    plugins: [],
   };
 }
 
