@@ -1,7 +1,7 @@
 // The seam between the engine and wherever a unit runs: local processes, containers, ssh hosts, fakes.
 // The engine asks a backend; it never touches a pid, a container id, a socket or a log path itself.
 import type { Service } from "../config/schema.ts";
-import type { Handle } from "../store/unit.ts";
+import type { Handle, UnitSpec } from "../store/unit.ts";
 
 export type { Handle } from "../store/unit.ts";
 
@@ -33,6 +33,8 @@ export interface StartRequest {
   inherited: Record<string, string | undefined>;
   /** The port the unit will serve, checked free before creating it. */
   port?: number;
+  /** What the store records of it (its definition hash …): a backend that labels what it creates may keep it there. */
+  spec: UnitSpec;
 }
 
 /**
@@ -82,21 +84,33 @@ export interface ExecResult {
   error?: string;
 }
 
-/** Where a unit is reached by probes and by its dependents. */
+/** Where a unit is reached: by sv's probes (no `from`), or by a dependent service `from`. */
 export interface Address {
   host: string;
+  /** The port there, when it is not the service's `port` (a container's own port, seen from its network). */
+  port?: number;
 }
 
 /** A unit's log, where the backend keeps one. */
 export interface LogAccess {
   /** The last `lines` lines. */
-  tail(unit: string, lines: number): string[];
+  tail(unit: string, lines: number): Promise<string[]>;
   /** Does the unit have a log at all? */
-  exists(unit: string): boolean;
-  /** The file a follower may read (local logs); null where logs are not files. */
+  exists(unit: string): Promise<boolean>;
+  /** The file a follower may read (local logs); null where logs are not files (then `follow`). */
   file(unit: string): string | null;
+  /** Logs that are not files (an engine's): the last `lines` lines, then new ones as written, until closed. */
+  follow?(unit: string, lines: number, onLine: (line: string) => void): { close(): void };
   /** Rotate if it outgrew `maxBytes`, keeping `keep` old ones; the size rotated, or 0. */
   rotate(unit: string, maxBytes: number, keep: number): number;
+}
+
+/** A unit a backend found running for this project that the store may not know (its state dir was deleted). */
+export interface Found {
+  unit: string;
+  handle: Handle;
+  spec: UnitSpec | null;
+  alive: boolean;
 }
 
 export interface Backend {
@@ -115,10 +129,15 @@ export interface Backend {
   /** Remove what a unit that ended left behind (stray children holding its port, exit records). */
   reap(unit: string, handle: Handle): Promise<void>;
   exec(req: ExecRequest): Promise<ExecResult>;
-  address(svc: Service, instance: number): Address;
+  /** Where unit `instance` of `svc` is reached from sv (no `from`), or from the dependent `from`. */
+  address(svc: Service, instance: number, from?: Service): Address;
   logs: LogAccess;
   /** For `sv watch`: notice ends at once (pidfds), where the backend can; else watch polls inspect. */
   exitWatcher?(onEnd: () => void): ExitWatcher;
+  /** The project's units this backend finds by itself (containers by label), known to the store or not. */
+  discover?(): Promise<Found[]>;
+  /** After `sv down` of the whole project: remove what the project shares (its network; named volumes with `volumes`). */
+  teardown?(opts: { volumes: boolean }): Promise<string[]>;
 }
 
 /** Tracks a set of units and says which have ended since; calls its `onEnd` soon after one does, so watch can sleep until then. */

@@ -3,6 +3,7 @@
 import type { Project, Service } from "../config/schema.ts";
 import type { Paths } from "../paths.ts";
 import type { Backend, Handle } from "./backend.ts";
+import { createContainerBackend } from "./container/index.ts";
 import { createLocalBackend } from "./local/index.ts";
 
 /** Makes a project's backend; `project` gives what it needs of sv.yml (its name, `docker.host` …). */
@@ -17,7 +18,7 @@ export interface Backends {
 }
 
 /** Built-in backends, most specific first; the local one accepts every service and so comes last. */
-const BUILT_IN: BackendFactory[] = [createLocalBackend];
+const BUILT_IN: BackendFactory[] = [createContainerBackend, createLocalBackend];
 
 /** The backends of a project; `extra` ones (plugins, tests) are asked before the built-ins. */
 export function createBackends(paths: Paths, project: Project, extra: BackendFactory[] = []): Backends {

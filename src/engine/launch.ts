@@ -79,6 +79,7 @@ export function createUnits(ctx: Ctx, intents: Intent[]): Promise<Created[]> {
           env: unitEnv(ctx, intent.svc, instance),
           inherited: ctx.inheritedEnv,
           port: instancePortOf(intent.svc, instance),
+          spec: unitSpec(ctx, intent.svc, intent.unit),
         });
         return { intent, started, at: performance.now() };
       } catch (e) {
@@ -130,7 +131,10 @@ export async function releaseAll(records: Iterable<{ launched: Launched } | { lo
       if (!("launched" in r)) return;
       const l = r.launched;
       // The grace period and start_timeout count from here: what came before (the lock) is not the service's time.
-      return l.release?.().then(() => void (l.startedAt = performance.now()));
+      return l.release?.().then(
+        () => void (l.startedAt = performance.now()),
+        (e: Error) => void (l.releaseError = e.message),
+      );
     }),
   );
 }

@@ -41,6 +41,8 @@ export interface Launched {
   exited?: Promise<Exit>;
   /** Opens its gate (a unit this sv created; an adopted one has none). */
   release?: () => Promise<void>;
+  /** Why opening the gate failed (a container engine refusing to start it): the start failed. */
+  releaseError?: string;
 }
 
 /** The start_timeout of a service (default: the project's default_timeout). */
@@ -72,6 +74,7 @@ export async function awaitReady(ctx: Ctx, svc: Service, l: Launched): Promise<U
   let ended = false;
   l.exited?.then(() => (ended = true));
   let last: string | null = null;
+  if (l.releaseError !== undefined) return result("failed", l.releaseError);
   const target = { host: l.backend.address(svc, instanceOf(l.unit)).host, port: instancePortOf(svc, instanceOf(l.unit)), run: probeRunner(ctx, svc, l.unit) };
   for (;;) {
     const seen = await l.backend.inspect(l.unit, l.handle);

@@ -135,6 +135,8 @@ export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim)
   const pre = svc && !c.resumed && (await runHook(ctx, svc, c.unit, "pre_stop"));
   if (pre) warnings.push(pre);
   const r = await backend.stop(c.unit, c.handle, { signal: c.signal, timeoutMs: c.resumed?.leftMs ?? c.timeoutMs });
+  // What a stopped unit leaves (a container, an exit record) goes now: its handle is forgotten once recorded stopped.
+  await backend.reap(c.unit, c.handle).catch((e: Error) => void warnings.push(`${c.unit}: ${e.message}`));
   const post = svc && (await runHook(ctx, svc, c.unit, "post_stop"));
   if (post) warnings.push(post);
   if (r.forced) warnings.unshift(endMessage(c.unit, { kind: "stop-timeout", timeoutMs: c.timeoutMs, signal: c.signal }));

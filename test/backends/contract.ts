@@ -66,7 +66,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
       rig = await makeRig();
     });
 
-    const request = (unit: string, behaviour: Behaviour, port?: number): StartRequest => ({ unit, svc: rig.service(unit, behaviour), instance: 0, env: {}, inherited: process.env, port });
+    const request = (unit: string, behaviour: Behaviour, port?: number): StartRequest => ({ unit, svc: rig.service(unit, behaviour), instance: 0, env: {}, inherited: process.env, port, spec: { hash: "0", type: "simple", backend: rig.backend.kind, stop_signal: "SIGTERM", stop_timeout_ms: STOP_TIMEOUT_MS, port: port ?? null } });
 
     async function start(unit: string, behaviour: Behaviour, port?: number): Promise<Started> {
       const started = await rig.backend.start(request(unit, behaviour, port));
@@ -264,14 +264,14 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
       test("returns the exit code and, with output capture, what it wrote to stderr (not stdout)", async () => {
         const r = await rig.backend.exec(execRequest("api", { kind: "exit", code: 3, stdout: "out", stderr: "boom" }));
         expect(r).toEqual({ code: 3, signal: null, timedOut: false, stderr: "boom\n" });
-        expect(rig.backend.logs.tail("api", 10)).toEqual([]);
+        expect(await rig.backend.logs.tail("api", 10)).toEqual([]);
       });
 
       test("with output log, stdout and stderr go to the unit's log", async () => {
         const r = await rig.backend.exec(execRequest("api", { kind: "exit", code: 0, stdout: "hello", stderr: "oops" }, { output: "log" }));
         expect(r).toEqual({ code: 0, signal: null, timedOut: false, stderr: "" });
-        expect(rig.backend.logs.exists("api")).toBe(true);
-        expect(rig.backend.logs.tail("api", 10)).toEqual(["hello", "oops"]);
+        expect(await rig.backend.logs.exists("api")).toBe(true);
+        expect(await rig.backend.logs.tail("api", 10)).toEqual(["hello", "oops"]);
       });
 
       test("a command past its timeout is killed and says it timed out", async () => {
@@ -297,15 +297,15 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
 
     describe("logs and address", () => {
       test("tail returns a unit's last lines; exists tells a unit with a log from one without", async () => {
-        expect(rig.backend.logs.exists("api")).toBe(false);
-        expect(rig.backend.logs.tail("api", 5)).toEqual([]);
+        expect(await rig.backend.logs.exists("api")).toBe(false);
+        expect(await rig.backend.logs.tail("api", 5)).toEqual([]);
         const s = await start("api", { kind: "run", log: ["one", "two", "three"] });
         await s.release();
-        await waitFor(() => rig.backend.logs.tail("api", 5).length === 3, "api logs three lines");
-        expect(rig.backend.logs.tail("api", 5)).toEqual(["one", "two", "three"]);
-        expect(rig.backend.logs.tail("api", 2)).toEqual(["two", "three"]);
-        expect(rig.backend.logs.exists("api")).toBe(true);
-        expect(rig.backend.logs.exists("other")).toBe(false);
+        await waitFor(async () => (await rig.backend.logs.tail("api", 5)).length === 3, "api logs three lines");
+        expect(await rig.backend.logs.tail("api", 5)).toEqual(["one", "two", "three"]);
+        expect(await rig.backend.logs.tail("api", 2)).toEqual(["two", "three"]);
+        expect(await rig.backend.logs.exists("api")).toBe(true);
+        expect(await rig.backend.logs.exists("other")).toBe(false);
         const file = rig.backend.logs.file("api");
         if (file !== null) expect(await Bun.file(file).text()).toBe("one\ntwo\nthree\n");
       });
@@ -313,11 +313,11 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
       test("rotate moves an outgrown log aside, and tail still reads across it", async () => {
         const s = await start("api", { kind: "run", log: ["one", "two", "three"] });
         await s.release();
-        await waitFor(() => rig.backend.logs.tail("api", 5).length === 3, "api logs three lines");
+        await waitFor(async () => (await rig.backend.logs.tail("api", 5)).length === 3, "api logs three lines");
         expect(rig.backend.logs.rotate("api", 1 << 20, 2)).toBe(0);
         expect(rig.backend.logs.rotate("api", 1, 2)).toBeGreaterThan(0);
-        expect(rig.backend.logs.tail("api", 5)).toEqual(["one", "two", "three"]);
-        expect(rig.backend.logs.exists("api")).toBe(true);
+        expect(await rig.backend.logs.tail("api", 5)).toEqual(["one", "two", "three"]);
+        expect(await rig.backend.logs.exists("api")).toBe(true);
         expect(rig.backend.logs.rotate("never", 1, 2)).toBe(0);
       });
 

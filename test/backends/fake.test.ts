@@ -67,7 +67,7 @@ describe("the fake backend's own vocabulary", () => {
   const setup = () => {
     const paths = freshPaths();
     const backend = createFakeBackend(paths);
-    const req = (unit: string, command: string | string[], port?: number): StartRequest => ({ unit, svc: testService(unit, command, "/"), instance: 0, env: {}, inherited: process.env, port });
+    const req = (unit: string, command: string | string[], port?: number): StartRequest => ({ unit, svc: testService(unit, command, "/"), instance: 0, env: {}, inherited: process.env, port, spec: { hash: "0", type: "simple", backend: "fake", stop_signal: "SIGTERM", stop_timeout_ms: 300, port: port ?? null } });
     return { backend, req };
   };
 
@@ -112,8 +112,8 @@ describe("the fake backend's own vocabulary", () => {
     const { backend, req } = setup();
     const s = await backend.start(req("api", "log a sleep 20ms stderr b"));
     await s.release();
-    await waitFor(() => backend.logs.tail("api", 5).length === 2, "two lines");
-    expect(backend.logs.tail("api", 5)).toEqual(["a", "b"]);
+    await waitFor(async () => (await backend.logs.tail("api", 5)).length === 2, "two lines");
+    expect(await backend.logs.tail("api", 5)).toEqual(["a", "b"]);
     expect((await backend.inspect("api", s.handle)).alive).toBe(true);
   });
 

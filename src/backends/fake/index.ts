@@ -180,8 +180,8 @@ export function createFakeBackend(paths: Paths): FakeBackend {
     address: () => ({ host: "127.0.0.1" }),
 
     logs: {
-      tail: (unit, lines) => world.tail(unit, lines),
-      exists: (unit) => world.hasLog(unit),
+      tail: async (unit, lines) => world.tail(unit, lines),
+      exists: async (unit) => world.hasLog(unit),
       file: () => null,
       rotate: (unit, maxBytes, keep) => world.rotate(unit, maxBytes, keep),
     },

@@ -114,8 +114,8 @@ export function createLocalBackend(paths: Paths): Backend {
     },
 
     logs: {
-      tail: (unit, lines) => tailLog(logFile(paths, unit), lines),
-      exists: (unit) => hasLog(logFile(paths, unit)),
+      tail: async (unit, lines) => tailLog(logFile(paths, unit), lines),
+      exists: async (unit) => hasLog(logFile(paths, unit)),
       file: (unit) => logFile(paths, unit),
       rotate(unit, maxBytes, keep) {
         const r = rotateLog(logFile(paths, unit), maxBytes, keep);

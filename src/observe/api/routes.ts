@@ -102,7 +102,7 @@ async function answer(req: Request, url: URL, srv: Server<unknown>, role: Token[
       if (lines === null) return json(400, { error: `lines must be a whole number from 0 to ${MAX_LOG_LINES}` });
       // Each unit's log, from where its backend keeps it.
       const logsOf = (u: string) => ctx.backends.for(project.services.get(serviceOf(u))!).logs;
-      return json(200, { units: units.map((u) => ({ name: u, lines: logsOf(u).tail(u, lines) })) });
+      return json(200, { units: await Promise.all(units.map(async (u) => ({ name: u, lines: await logsOf(u).tail(u, lines) }))) });
     }
     case "action": {
       if (!project.services.has(route.name)) return unknownService(route.name);

@@ -1,0 +1,230 @@
+// The container backend: each unit is a container `<project>-<unit>` of a Docker Engine API (dockerd or
+// podman), labelled as the project's. Created = the gate (a created container runs nothing); release
+// starts it. The engine knows every exit, so inspect always says how a container ended.
+import { existsSync } from "node:fs";
+import { constants } from "node:os";
+import { SvError } from "../../errors.ts";
+import type { Project, Service } from "../../config/schema.ts";
+import type { Paths } from "../../paths.ts";
+import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
+import type { Backend, Exit, Found, Handle, Inspection, StartRequest, Started, StopOutcome } from "../backend.ts";
+import { EngineClient, EngineError, findSocket } from "./client.ts";
+import { containerOf, createBody, publishedPorts } from "./create.ts";
+import { containerEvents } from "./events.ts";
+import { execInContainer } from "./exec.ts";
+import { ensureImage } from "./image.ts";
+import { containerLogs } from "./logs.ts";
+import { LABEL, containerName, projectFilter, specFromLabels } from "./names.ts";
+import { ensureNetwork, ensureVolumes, removeProjectObjects } from "./shared.ts";
+
+export interface ContainerHandle extends Handle {
+  kind: "container";
+  id: string;
+  name: string;
+}
+
+export function isContainerHandle(h: Handle): h is ContainerHandle {
+  return h.kind === "container" && typeof h.id === "string";
+}
+
+function asContainer(h: Handle): ContainerHandle {
+  if (!isContainerHandle(h)) throw new Error(`bug: the container backend was given a ${h.kind} handle`);
+  return h;
+}
+
+/** A row of GET /containers/json. */
+interface Listed {
+  Id: string;
+  Names?: string[];
+  State: string;
+  Labels?: Record<string, string>;
+}
+
+/** The part of GET /containers/ID/json sv reads. */
+export interface Inspected {
+  Id: string;
+  Name: string;
+  State: { Status: string; Running: boolean; Pid: number; ExitCode: number; OOMKilled?: boolean; StartedAt?: string };
+  Config?: { Labels?: Record<string, string> };
+}
+
+const LIVE_STATES = ["running", "paused", "restarting"];
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
+
+/** How a container ended: a code above 128 is the death by signal (code - 128) the engine reports that way. */
+export function exitOf(state: Inspected["State"]): Exit {
+  if (state.OOMKilled) return { code: null, signal: "SIGKILL" };
+  const signal = state.ExitCode > 128 ? SIGNAL_NAMES.get(state.ExitCode - 128) : undefined;
+  return signal ? { code: null, signal } : { code: state.ExitCode, signal: null };
+}
+
+/** Is this the engine saying the object does not exist / is not running (codes differ between docker and podman)? */
+const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
+const isNotRunning = (e: unknown) => e instanceof EngineError && (e.status === 409 || e.status === 304 || /not running|is not running|container state improper/i.test(e.message));
+const isNameConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already in use|name is in use/i.test(e.message));
+
+export function createContainerBackend(paths: Paths, project: Project): Backend {
+  let client: EngineClient | null = null;
+  const engine = () => (client ??= new EngineClient(findSocket(project.dockerSocket)));
+  const logs = containerLogs(paths, project, engine);
+
+  // One list call answers every inspect made in the same tick (sv status of 20 containers: one call).
+  let listing: Promise<Map<string, Listed>> | null = null;
+  function snapshot(): Promise<Map<string, Listed>> {
+    listing ??= engine()
+      .json<Listed[]>("GET", "/containers/json", { query: { all: 1, filters: projectFilter(project) } })
+      .then((rows) => new Map(rows.map((r) => [r.Id, r])))
+      .finally(() => setTimeout(() => (listing = null), 0));
+    return listing;
+  }
+
+  const inspectFull = (ref: string) => engine().json<Inspected>("GET", `/containers/${encodeURIComponent(ref)}/json`);
+  const remove = (id: string) => engine().request("DELETE", `/containers/${id}`, { query: { force: 1 } }).then(() => undefined, (e) => (isMissing(e) ? undefined : Promise.reject(e)));
+  const signal = (id: string, sig: string) => engine().request("POST", `/containers/${id}/kill`, { query: { signal: sig } }).then(() => true, (e) => (isMissing(e) || isNotRunning(e) ? false : Promise.reject(e)));
+
+  /** Wait until it is not running, at most `ms`; true if it stopped in time. */
+  async function waitStopped(id: string, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 50)) {
+      const state = await inspectFull(id).then((i) => i.State.Status, (e) => (isMissing(e) ? "removed" : Promise.reject(e)));
+      if (!LIVE_STATES.includes(state)) return true;
+      if (performance.now() >= deadline) return false;
+      await Bun.sleep(Math.min(pause, Math.max(0, deadline - performance.now())));
+    }
+  }
+
+  /** A container of this name exists: adopt it (ours, running, same definition) or remove it (anything else). */
+  async function resolveConflict(name: string, req: StartRequest): Promise<ContainerHandle | null> {
+    const found = await inspectFull(name);
+    const labels = found.Config?.Labels ?? {};
+    if (labels[LABEL.project] !== project.name || labels[LABEL.root] !== project.root) {
+      const whose = labels[LABEL.root] ? `the project at ${labels[LABEL.root]}` : "no sv project";
+      throw new SvError(`${req.unit}: container ${name} already exists and belongs to ${whose}`, { hint: "remove it, or give this project another name: (name: in sv.yml)" });
+    }
+    if (found.State.Running && labels[LABEL.hash] === req.spec.hash) return { kind: "container", id: found.Id, name, pid: found.State.Pid || undefined };
+    await remove(found.Id);
+    return null;
+  }
+
+  async function create(req: StartRequest): Promise<{ handle: ContainerHandle; adopted: boolean }> {
+    const name = containerName(project, req.unit);
+    const body = createBody(project, req);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { Id } = await engine().json<{ Id: string }>("POST", "/containers/create", { query: { name }, body });
+        return { handle: { kind: "container", id: Id, name }, adopted: false };
+      } catch (e) {
+        if (!isNameConflict(e) || attempt > 0) throw new SvError(`${req.unit}: the engine refused to create ${name}: ${(e as Error).message}`);
+        const adopted = await resolveConflict(name, req);
+        if (adopted) return { handle: adopted, adopted: true };
+      }
+    }
+  }
+
+  /** What would make the start fail, checked before anything is created. */
+  function precheck(req: StartRequest): void {
+    for (const p of publishedPorts(req.svc, req.instance)) {
+      if (p.protocol !== "tcp" || !isPortTaken(p.hostPort)) continue;
+      const holder = findPortHolder(p.hostPort) ?? { pid: null, command: null, inode: 0 };
+      throw new SvError(`${req.unit}: ${describePortHolder(p.hostPort, holder)}`, { hint: "stop that process, or publish another host port in ports:" });
+    }
+    for (const v of containerOf(req.svc).volumes) {
+      if (v.kind === "bind" && !existsSync(v.source)) throw new SvError(`${req.unit}: the bind mount source ${v.source} does not exist`, { hint: "create it, or fix volumes:" });
+    }
+  }
+
+  return {
+    kind: "container",
+    runs: (svc) => svc.container !== undefined,
+
+    async start(req: StartRequest): Promise<Started> {
+      precheck(req);
+      const c = containerOf(req.svc);
+      await ensureImage(engine(), c.image, c.pull, req.unit);
+      if (c.networkMode === "project") await ensureNetwork(engine(), project);
+      await ensureVolumes(engine(), project, c.volumes);
+      const { handle, adopted } = await create(req);
+      return {
+        handle,
+        async release() {
+          if (adopted) return;
+          try {
+            await engine().request("POST", `/containers/${handle.id}/start`);
+          } catch (e) {
+            await remove(handle.id).catch(() => {});
+            throw new SvError(`${req.unit}: the engine could not start it: ${(e as Error).message}`);
+          }
+        },
+        // Left created, it runs nothing (inspect says unborn) until sv down or its next start removes it.
+        abort: async () => {},
+      };
+    },
+
+    async inspect(_unit, h): Promise<Inspection> {
+      const handle = asContainer(h);
+      const row = (await snapshot()).get(handle.id);
+      if (row?.State === "created") return { alive: false, unborn: true, pid: null };
+      if (row && LIVE_STATES.includes(row.State) && typeof handle.pid === "number") return { alive: true, pid: handle.pid };
+      // Not listed (removed from outside), dead, or live with no pid recorded yet: ask about it alone.
+      let full: Inspected;
+      try {
+        full = await inspectFull(handle.id);
+      } catch (e) {
+        if (isMissing(e)) return { alive: false, pid: null };
+        throw e;
+      }
+      if (full.State.Status === "created") return { alive: false, unborn: true, pid: null };
+      if (LIVE_STATES.includes(full.State.Status)) return { alive: true, pid: full.State.Pid || null };
+      return { alive: false, exit: exitOf(full.State), pid: handle.pid ?? null };
+    },
+
+    async stop(_unit, h, opts): Promise<StopOutcome> {
+      const handle = asContainer(h);
+      const t0 = performance.now();
+      const state = await inspectFull(handle.id).then((i) => i.State.Status, (e) => (isMissing(e) ? "removed" : Promise.reject(e)));
+      // A created container never ran: nothing to signal, and it stays unborn.
+      if (!LIVE_STATES.includes(state)) return { forced: false, wasRunning: state === "created", durationMs: performance.now() - t0 };
+      await signal(handle.id, opts.signal);
+      if (await waitStopped(handle.id, opts.timeoutMs)) return { forced: false, wasRunning: true, durationMs: performance.now() - t0 };
+      await signal(handle.id, "SIGKILL");
+      await waitStopped(handle.id, 10_000);
+      return { forced: true, wasRunning: true, durationMs: performance.now() - t0 };
+    },
+
+    async kill(_unit, h) {
+      const handle = asContainer(h);
+      if (await signal(handle.id, "SIGKILL")) await waitStopped(handle.id, 10_000);
+    },
+
+    async reap(_unit, h) {
+      await remove(asContainer(h).id);
+    },
+
+    exec: (req) => execInContainer(engine(), containerName(project, req.unit), req, logs.hookLog),
+
+    address(svc: Service, instance: number, from?: Service): { host: string; port?: number } {
+      const c = containerOf(svc);
+      // On the project network, a container reaches another by its service name, on the container's port.
+      if (from?.container?.networkMode === "project" && c.networkMode === "project") return { host: svc.name, port: c.containerPort };
+      return { host: "127.0.0.1", port: publishedPorts(svc, instance)[0]?.hostPort };
+    },
+
+    exitWatcher: (onEnd) => containerEvents(engine, project, onEnd),
+
+    async discover(): Promise<Found[]> {
+      const rows = await engine().json<Listed[]>("GET", "/containers/json", { query: { all: 1, filters: projectFilter(project) } });
+      return rows
+        .filter((r) => r.Labels?.[LABEL.root] === project.root && r.Labels?.[LABEL.unit])
+        .map((r) => ({
+          unit: r.Labels![LABEL.unit]!,
+          handle: { kind: "container", id: r.Id, name: (r.Names?.[0] ?? "").replace(/^\//, "") } as ContainerHandle,
+          spec: specFromLabels(r.Labels),
+          alive: LIVE_STATES.includes(r.State),
+        }));
+    },
+
+    teardown: (opts) => removeProjectObjects(engine(), project, opts),
+
+    logs,
+  };
+}

@@ -1,0 +1,61 @@
+// What a project's containers share in the engine: its network (where they reach each other by service
+// name) and its named volumes. Created on first use, kept across down/up; removed by `sv down` of the whole
+// project (volumes only with --volumes).
+import type { VolumeMount } from "../../config/container.ts";
+import type { Project } from "../../config/schema.ts";
+import { EngineError, type EngineClient } from "./client.ts";
+import { networkName, projectFilter, projectLabels, volumeName } from "./names.ts";
+
+const isConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already exists|already in use/i.test(e.message));
+const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
+
+const networks = new WeakMap<EngineClient, Promise<void>>();
+
+/** The project's network exists (made once per sv; a racing sv making it too is fine). */
+export function ensureNetwork(client: EngineClient, project: Project): Promise<void> {
+  let p = networks.get(client);
+  if (!p) {
+    const name = networkName(project);
+    p = client.request("GET", `/networks/${name}`).then(
+      () => undefined,
+      async (e) => {
+        if (!isMissing(e)) throw e;
+        await client.request("POST", "/networks/create", { body: { Name: name, Labels: projectLabels(project), CheckDuplicate: true } }).catch((e2) => (isConflict(e2) ? undefined : Promise.reject(e2)));
+      },
+    );
+    networks.set(client, p);
+    p.catch(() => networks.delete(client));
+  }
+  return p;
+}
+
+/** Each named volume exists, labelled as the project's. */
+export async function ensureVolumes(client: EngineClient, project: Project, volumes: VolumeMount[]): Promise<void> {
+  for (const v of volumes) {
+    if (v.kind !== "volume") continue;
+    const Name = volumeName(project, v.source);
+    await client.request("POST", "/volumes/create", { body: { Name, Labels: projectLabels(project) } }).catch((e) => (isConflict(e) ? undefined : Promise.reject(e)));
+  }
+}
+
+/** After the whole project is down: its network (if no container of it is left) and, with `volumes`, its volumes. What was removed. */
+export async function removeProjectObjects(client: EngineClient, project: Project, opts: { volumes: boolean }): Promise<string[]> {
+  const removed: string[] = [];
+  const left = await client.json<unknown[]>("GET", "/containers/json", { query: { all: 1, filters: projectFilter(project) } });
+  if (left.length > 0) return removed;
+  const name = networkName(project);
+  await client.request("DELETE", `/networks/${name}`).then(
+    () => void removed.push(`network ${name}`),
+    (e) => (isMissing(e) ? undefined : Promise.reject(e)),
+  );
+  networks.delete(client);
+  if (!opts.volumes) return removed;
+  const { Volumes } = await client.json<{ Volumes: { Name: string }[] | null }>("GET", "/volumes", { query: { filters: projectFilter(project) } });
+  for (const v of Volumes ?? []) {
+    await client.request("DELETE", `/volumes/${v.Name}`).then(
+      () => void removed.push(`volume ${v.Name}`),
+      (e) => (isMissing(e) ? undefined : Promise.reject(e)),
+    );
+  }
+  return removed;
+}
