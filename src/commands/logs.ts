@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { LogAccess } from "../backends/backend.ts";
 import { readdirSync } from "node:fs";
 import { resolveNames } from "../config/project.ts";
 import type { Project, Service } from "../config/schema.ts";
@@ -114,6 +115,21 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
   signals.finish();
 }
 
+/** A Follower over a backend's own log stream (a container's), buffering what arrives between polls. */
+function engineFollower(follow: NonNullable<LogAccess["follow"]>, unit: string, lines: number): Follower {
+  let buffered: string[] = [];
+  const stream = follow(unit, lines, (line) => buffered.push(line));
+  return {
+    poll: () => {
+      const out = buffered;
+      buffered = [];
+      return out;
+    },
+    position: () => ({ ino: null, offset: 0 }),
+    close: () => stream.close(),
+  };
+}
+
 export default defineCommand({
   meta: { name: "logs", description: "Print the last lines of service logs; -f follows them. Several services are merged with name prefixes" },
   args: {
@@ -130,10 +146,18 @@ export default defineCommand({
     const unitsOf = (p: Pick) => (p.unit ? [p.unit] : logUnits(ctx.paths, p.svc));
     const units = () => [...new Set(picks.flatMap(unitsOf))];
     const path = (unit: string) => logFile(ctx.paths, unit);
+    // A unit's log is a file (processes), or kept by its backend (a container's, by the engine).
+    const kept = (unit: string) => {
+      const logs = ctx.backends.for(ctx.project.services.get(serviceOf(unit))!).logs;
+      return logs.file(unit) === null ? logs : null;
+    };
+    const present = new Map<string, boolean>();
+    for (const u of units()) present.set(u, (await kept(u)?.exists(u)) ?? hasLog(path(u)));
+    const has = (u: string) => present.get(u) === true;
 
-    const withLog = units().filter((u) => hasLog(path(u)));
+    const withLog = units().filter(has);
     for (const p of named.length ? picks : []) {
-      const missing = unitsOf(p).filter((u) => !hasLog(path(u)));
+      const missing = unitsOf(p).filter((u) => !has(u));
       if (missing.length === 0 && unitsOf(p).length > 0) continue;
       const who = missing.length === unitsOf(p).length ? `${p.name} has` : `${missing.join(", ")} ${missing.length === 1 ? "has" : "have"}`;
       logger.info(`${who} no log yet: never started${args.follow ? "; waiting for output" : ""}`);
@@ -142,7 +166,8 @@ export default defineCommand({
 
     if (!args.follow) {
       const format = prefixer(withLog, withLog.length > 1, useColor());
-      const entries = withLog.flatMap((unit) => tailLog(path(unit), lines).map((line) => ({ service: unit, line })));
+      const tails = await Promise.all(withLog.map(async (unit) => (await kept(unit)?.tail(unit, lines)) ?? tailLog(path(unit), lines)));
+      const entries = withLog.flatMap((unit, i) => tails[i]!.map((line) => ({ service: unit, line })));
       if (output.json) await write(`${JSON.stringify({ lines: entries })}\n`);
       else await write(entries.map((e) => `${format(e.service, e.line)}\n`).join(""));
       return;
@@ -154,6 +179,11 @@ export default defineCommand({
     const followers = new Map<string, Follower>();
     let text = "";
     for (const unit of shown) {
+      const logs = kept(unit);
+      if (logs?.follow) {
+        followers.set(unit, engineFollower(logs.follow.bind(logs), unit, lines));
+        continue;
+      }
       const tail = readTail(path(unit), lines);
       for (const line of tail.lines) text += `${format(unit, line)}\n`;
       followers.set(unit, followLog(path(unit), tail));

@@ -42,6 +42,9 @@ export interface ContainerSpec {
   workdir?: string;
 }
 
+/** The name by which a container on the project network reaches this machine (services sv runs as processes). */
+export const HOST_ALIAS = "host.sv.internal";
+
 const PORT_RE = /^(?:(?<ip>\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3}):)?(?:(?<host>\d+):)?(?<container>\d+)(?:\/(?<proto>tcp|udp))?$/;
 
 const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;

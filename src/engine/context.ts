@@ -5,6 +5,7 @@ import { loadProject } from "../config/load.ts";
 import { ConfigError, SvError } from "../errors.ts";
 import type { Project } from "../config/schema.ts";
 import { findRoot, type Paths, projectPaths } from "../paths.ts";
+import { loadPlugins } from "../backends/plugins.ts";
 import { type Backends, createBackends } from "../backends/registry.ts";
 import { DEFAULT_LOCK_WAIT_MS } from "../store/store.ts";
 import { whoAmI } from "../store/owner.ts";
@@ -50,13 +51,19 @@ export const silentReporter: Reporter = { plan() {}, update() {}, warn() {} };
 export async function openContext(opts: { root?: string; waitLock?: boolean; reporter?: Reporter; fromStore?: boolean }): Promise<Ctx> {
   const root = findRoot(process.cwd(), opts.root || process.env.SV_ROOT || undefined);
   let project: Project;
+  let loaded: Project | undefined;
   let configError: string | undefined;
+  let backends: Backends | undefined;
   try {
-    project = await loadProject(root);
+    project = loaded = await loadProject(root);
+    // A plugin that cannot be loaded, or whose backend cannot be made, is a config that cannot be loaded.
+    if (project.plugins.length > 0) backends = createBackends(projectPaths(root, project.stateDir), project, await loadPlugins(project));
   } catch (e) {
     if (!opts.fromStore || !(e instanceof SvError)) throw e;
     configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
-    project = { root, stateDir: resolve(root, ".sv"), maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: defaultProjectName(root), plugins: [] };
+    // A config that loaded but whose plugins did not still says where its state is.
+    const stateDir = loaded?.stateDir ?? resolve(root, ".sv");
+    project = { root, stateDir, maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: loaded?.name ?? defaultProjectName(root), plugins: [] };
   }
   const paths = projectPaths(root, project.stateDir);
   return {
@@ -65,7 +72,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     reporter: opts.reporter ?? silentReporter,
     self: whoAmI(),
     lockWaitMs: opts.waitLock === false ? 0 : DEFAULT_LOCK_WAIT_MS,
-    backends: createBackends(paths, project),
+    backends: backends ?? createBackends(paths, project),
     inheritedEnv: withoutVariables(process.env, project.api.secretEnv),
     configError,
   };

@@ -18,6 +18,8 @@ function effective(ctx: Ctx, svc: Service, unit: string): unknown {
     limits: sorted(svc.limits as Record<string, unknown>),
     port: instancePortOf(svc, instance) ?? null,
     backend: ctx.backends.for(svc).kind,
+    // Only containers have it, so the hashes of processes stay what earlier versions recorded.
+    ...(svc.container ? { container: svc.container } : {}),
   };
 }
 

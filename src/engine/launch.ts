@@ -5,6 +5,7 @@
 // itself (its creator is gone) so the unit never runs.
 import type { Started } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
+import { SvError } from "../errors.ts";
 import { readState, type Tx, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
@@ -31,7 +32,10 @@ export async function reapLeftovers(ctx: Ctx, units: (Unit | undefined)[], names
   await Promise.all(
     units.map(async (u, i) => {
       if (!u?.handle || ["running", "starting", "stopping"].includes(u.state)) return;
-      await ctx.backends.of(u.handle)?.reap(names[i]!, u.handle);
+      await ctx.backends
+        .of(u.handle)
+        ?.reap(names[i]!, u.handle)
+        .catch((e) => (e instanceof SvError ? ctx.reporter.warn(e.message) : Promise.reject(e)));
     }),
   );
 }

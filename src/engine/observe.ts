@@ -1,9 +1,11 @@
 // Refresh: look at reality (are recorded units still alive? do health checks pass?) and record it.
 import type { Inspection } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
+import { SvError } from "../errors.ts";
 import { runProbe, type ProbeResult } from "../probes/index.ts";
 import { isAlive } from "../store/owner.ts";
 import { readState, type StoreState, type Tx, type Unit } from "../store/store.ts";
+import { adoptDiscovered } from "./adopt.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
 import { recordEnd } from "./ended.ts";
@@ -31,6 +33,7 @@ export function isOwnedByOther(unit: Unit, self: Ctx["self"]): boolean {
 /** Observe `units` without holding the lock: liveness for all, a probe for live running ones (where `probeIf` allows). */
 export async function observe(ctx: Ctx, state: StoreState, units: string[], probeIf: (unit: string) => boolean = () => true): Promise<Observation[]> {
   const out: Observation[] = [];
+  const warned = new Set<string>();
   await Promise.all(
     units.map(async (name) => {
       const unit = state.units[name];
@@ -44,7 +47,16 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
       }
       const backend = ctx.backends.of(unit.handle);
       if (!backend) return;
-      const seen = await backend.inspect(name, unit.handle);
+      let seen: Inspection;
+      try {
+        seen = await backend.inspect(name, unit.handle);
+      } catch (e) {
+        // Its backend cannot be reached (an engine that is down): nothing is known, so nothing changes.
+        if (!(e instanceof SvError)) throw e;
+        if (!warned.has(e.message)) ctx.reporter.warn(e.message);
+        warned.add(e.message);
+        return;
+      }
       const obs: Observation = { unit: name, handle: JSON.stringify(unit.handle), state: unit.state, seen };
       const svc = ctx.project.services.get(serviceOf(name));
       if (seen.alive && svc && unit.state !== "stopping" && probeIf(name)) {
@@ -156,7 +168,7 @@ export function unitsOf(ctx: Ctx, state: StoreState, services: string[]): string
 
 /** Observe and record the units of `services` (default all, orphans too): the state after looking at reality. Takes the lock only if something changed. */
 export async function refresh(ctx: Ctx, services?: string[], opts: RefreshOptions = {}): Promise<StoreState> {
-  const state = readState(ctx.paths);
+  const state = await adoptDiscovered(ctx, readState(ctx.paths));
   const names = (services ? unitsOf(ctx, state, services) : Object.keys(state.units)).filter((u) => !opts.exclude?.has(u));
   const observations = await observe(ctx, state, names, opts.probeIf);
   const changed = observations.filter((o) => changes(state.units[o.unit]!, o));

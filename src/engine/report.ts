@@ -26,6 +26,9 @@ export interface UnitStatus {
   changed?: true;
   /** Its service is gone from the config (or the config cannot be loaded). */
   orphan?: true;
+  /** A container's image, and the container's name in the engine. */
+  image?: string;
+  container?: string;
 }
 
 const LIVE = ["running", "starting", "stopping"];
@@ -68,6 +71,8 @@ export function unitStatuses(ctx: Ctx, state: StoreState, services?: string[], n
       const u = state.units[unitName];
       const r = row(unitName, svc.type, u, instancePortOf(ctx.project.services.get(serviceOf(unitName))!, instanceOf(unitName)) ?? null, now);
       if (u?.state === "running" && isChanged(ctx, svc, unitName, u.spec)) r.changed = true;
+      if (svc.container) r.image = svc.container.image;
+      if (typeof u?.handle?.name === "string" && u.handle.kind === "container") r.container = u.handle.name;
       return r;
     });
   });

@@ -5,7 +5,8 @@ import type { Handle } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
 import { dependencyOrder, withDependents } from "../config/project.ts";
 import { readState, type StoreState, type Tx } from "../store/store.ts";
-import { UsageError, didYouMean } from "../errors.ts";
+import { SvError, UsageError, didYouMean } from "../errors.ts";
+import { adoptDiscovered } from "./adopt.ts";
 import { reapLeftovers } from "./launch.ts";
 import { commit } from "./commit.ts";
 import { endMessage } from "./ending.ts";
@@ -47,7 +48,7 @@ export function resolveStopNames(ctx: Ctx, state: StoreState, names: string[]): 
 
 /** Stop `names` (default: all, orphans included) and their dependents; one outcome per service. */
 export async function stopServices(ctx: Ctx, names: string[]): Promise<Map<string, Outcome>> {
-  const state = readState(ctx.paths);
+  const state = await adoptDiscovered(ctx, readState(ctx.paths));
   const requested = names.length > 0 ? resolveStopNames(ctx, state, names) : [...ctx.project.services.keys(), ...orphanServices(ctx, state).map((o) => o.service)];
   const defined = requested.filter((n) => ctx.project.services.has(n));
   const orphans = requested.filter((n) => !ctx.project.services.has(n));
@@ -145,7 +146,14 @@ export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim)
 
 /** Outside the lock: stop every claimed unit of the service. */
 async function awaitStopped(ctx: Ctx, svc: Service | undefined, claims: StopClaim[]): Promise<Outcome> {
-  const results = await Promise.all(claims.map((c) => stopUnit(ctx, svc, c)));
+  let results: StopResult[];
+  try {
+    results = await Promise.all(claims.map((c) => stopUnit(ctx, svc, c)));
+  } catch (e) {
+    // Its backend cannot be reached: it stays stopping, for the next sv down or reconcile to finish.
+    if (!(e instanceof SvError)) throw e;
+    return { ok: false, message: e.message };
+  }
   const notes = results.flatMap((r) => r.warnings);
   return { ok: true, message: notes.length ? `stopped (${notes.join("; ")})` : "stopped", data: results };
 }
@@ -163,4 +171,17 @@ export function recordUnitStopped(tx: Tx, r: StopResult): void {
 function recordStopped(tx: Tx, results: Map<string, Outcome>): Map<string, Outcome> {
   for (const outcome of results.values()) for (const r of (outcome.data as StopResult[] | undefined) ?? []) recordUnitStopped(tx, r);
   return results;
+}
+
+/** After the whole project stopped: each backend removes what its units shared (networks; named volumes with `volumes`). */
+export async function teardownProject(ctx: Ctx, opts: { volumes: boolean }): Promise<void> {
+  for (const b of ctx.backends.all) {
+    if (!b.teardown || ![...ctx.project.services.values()].some((s) => b.runs(s))) continue;
+    try {
+      await b.teardown(opts);
+    } catch (e) {
+      if (!(e instanceof SvError)) throw e;
+      ctx.reporter.warn(e.message);
+    }
+  }
 }

@@ -42,23 +42,24 @@ export function instancePortOf(svc: Service, instance: number): number | undefin
   return instancePort(svc, svc.type === "multi-shot" ? 0 : instance);
 }
 
-/** Addresses of dependencies (DB_HOST, DB_PORT, DB_ADDR), as reachable from where the dependent runs. */
-export function addressEnv(ctx: Ctx, names: Iterable<string>): Record<string, string> {
+/** Addresses of dependencies (DB_HOST, DB_PORT, DB_ADDR), as reachable from where the dependent `from` runs (no `from`: from sv). */
+export function addressEnv(ctx: Ctx, names: Iterable<string>, from?: Service): Record<string, string> {
   const env: Record<string, string> = {};
   for (const dep of names) {
     const svc = ctx.project.services.get(dep);
     if (svc?.port === undefined) continue;
-    const host = ctx.backends.for(svc).address(svc, 0).host;
-    env[`${envName(dep)}_HOST`] = host;
-    env[`${envName(dep)}_PORT`] = String(svc.port);
-    env[`${envName(dep)}_ADDR`] = `${host}:${svc.port}`;
+    const at = ctx.backends.for(svc).address(svc, 0, from);
+    const port = at.port ?? svc.port;
+    env[`${envName(dep)}_HOST`] = at.host;
+    env[`${envName(dep)}_PORT`] = String(port);
+    env[`${envName(dep)}_ADDR`] = `${at.host}:${port}`;
   }
   return env;
 }
 
 /** The variables sv adds for one unit, on top of the service's own env. */
 export function unitEnv(ctx: Ctx, svc: Service, instance: number): Record<string, string> {
-  const env = addressEnv(ctx, Object.keys(svc.dependsOn));
+  const env = addressEnv(ctx, Object.keys(svc.dependsOn), svc);
   const port = instancePortOf(svc, instance);
   if (port !== undefined) env.PORT = String(port);
   env.SV_SERVICE = svc.name;

@@ -1,6 +1,6 @@
 // The body of POST /containers/create for one unit: a service's keys in the Engine API's terms
 // (fields of API 1.41 only). Pure, so it is tested without an engine.
-import type { ContainerSpec } from "../../config/container.ts";
+import { type ContainerSpec, HOST_ALIAS } from "../../config/container.ts";
 import type { Project, Service } from "../../config/schema.ts";
 import type { StartRequest } from "../backend.ts";
 import { containerName, networkName, unitLabels, volumeName } from "./names.ts";
@@ -20,7 +20,8 @@ export function publishedPorts(svc: Service, instance: number): { hostIp: string
 /** The engine's name of a `volumes:` source: a path as is, a named volume under the project. */
 export const bindSource = (project: Project, v: ContainerSpec["volumes"][number]) => (v.kind === "bind" ? v.source : volumeName(project, v.source));
 
-export function createBody(project: Project, req: StartRequest): Record<string, unknown> {
+/** The create body; `gateway` is the project network's gateway address (the host, as its containers see it). */
+export function createBody(project: Project, req: StartRequest, gateway: string | null = null): Record<string, unknown> {
   const { svc, unit } = req;
   const c = containerOf(svc);
   const env: Record<string, string> = { ...svc.env, ...req.env };
@@ -50,6 +51,7 @@ export function createBody(project: Project, req: StartRequest): Record<string, 
       NetworkMode: network,
       PortBindings: bindings,
       Binds: c.volumes.map((v) => `${bindSource(project, v)}:${v.target}${v.readOnly ? ":ro" : ""}`),
+      ...(gateway ? { ExtraHosts: [`${HOST_ALIAS}:${gateway}`] } : {}),
       RestartPolicy: { Name: "no" }, // sv supervises: the engine must not restart behind its back
       ...(svc.limits.memoryBytes ? { Memory: svc.limits.memoryBytes } : {}),
       ...(ulimits.length ? { Ulimits: ulimits } : {}),

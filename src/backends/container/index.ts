@@ -106,9 +106,9 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     return null;
   }
 
-  async function create(req: StartRequest): Promise<{ handle: ContainerHandle; adopted: boolean }> {
+  async function create(req: StartRequest, gateway: string | null): Promise<{ handle: ContainerHandle; adopted: boolean }> {
     const name = containerName(project, req.unit);
-    const body = createBody(project, req);
+    const body = createBody(project, req, gateway);
     for (let attempt = 0; ; attempt++) {
       try {
         const { Id } = await engine().json<{ Id: string }>("POST", "/containers/create", { query: { name }, body });
@@ -141,9 +141,9 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
       precheck(req);
       const c = containerOf(req.svc);
       await ensureImage(engine(), c.image, c.pull, req.unit);
-      if (c.networkMode === "project") await ensureNetwork(engine(), project);
+      const gateway = c.networkMode === "project" ? await ensureNetwork(engine(), project) : null;
       await ensureVolumes(engine(), project, c.volumes);
-      const { handle, adopted } = await create(req);
+      const { handle, adopted } = await create(req, gateway);
       return {
         handle,
         async release() {

@@ -9,20 +9,25 @@ import { networkName, projectFilter, projectLabels, volumeName } from "./names.t
 const isConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already exists|already in use/i.test(e.message));
 const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
 
-const networks = new WeakMap<EngineClient, Promise<void>>();
+const networks = new WeakMap<EngineClient, Promise<string | null>>();
 
-/** The project's network exists (made once per sv; a racing sv making it too is fine). */
-export function ensureNetwork(client: EngineClient, project: Project): Promise<void> {
+interface NetworkInfo {
+  IPAM?: { Config?: { Gateway?: string }[] | null };
+}
+
+/** The project's network exists (made once per sv; a racing sv making it too is fine). Its gateway: the host, seen from it. */
+export function ensureNetwork(client: EngineClient, project: Project): Promise<string | null> {
   let p = networks.get(client);
   if (!p) {
     const name = networkName(project);
-    p = client.request("GET", `/networks/${name}`).then(
-      () => undefined,
-      async (e) => {
+    const inspect = () => client.json<NetworkInfo>("GET", `/networks/${name}`);
+    p = inspect()
+      .catch(async (e) => {
         if (!isMissing(e)) throw e;
         await client.request("POST", "/networks/create", { body: { Name: name, Labels: projectLabels(project), CheckDuplicate: true } }).catch((e2) => (isConflict(e2) ? undefined : Promise.reject(e2)));
-      },
-    );
+        return inspect();
+      })
+      .then((n) => n.IPAM?.Config?.find((c) => c.Gateway)?.Gateway ?? null);
     networks.set(client, p);
     p.catch(() => networks.delete(client));
   }

@@ -12,6 +12,7 @@ import { tailLog } from "../../runtime/logs/tail.ts";
 import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
 import { killGroup, stopGracefully } from "../../runtime/signals.ts";
 import { commandArgv } from "../../config/command.ts";
+import { HOST_ALIAS } from "../../config/container.ts";
 import { asUser, parseExitRecord, spawnGated, userEnv, withLimits } from "../../runtime/spawn.ts";
 import type { Backend, Handle, Inspection, StartRequest, Started } from "../backend.ts";
 import { execLocal } from "./exec.ts";
@@ -103,7 +104,9 @@ export function createLocalBackend(paths: Paths): Backend {
     },
 
     exec: (req) => execLocal(req, logFile(paths, req.unit)),
-    address: () => ({ host: "127.0.0.1" }),
+    // A container on its project network reaches this machine by the name sv gives its gateway (the
+    // service must listen there too, not only on 127.0.0.1).
+    address: (_svc, _instance, from) => ({ host: from?.container?.networkMode === "project" ? HOST_ALIAS : "127.0.0.1" }),
     exitWatcher(onEnd) {
       const watch = new ExitWatch(onEnd);
       return {
