@@ -44,7 +44,14 @@ export interface Rig {
   freePort(): number;
   /** The host `address()` gives. */
   address: string;
-  dispose?(): void;
+  /**
+   * Does a child the unit left behind outlive it until reaped (processes: yes)? A container's processes end
+   * with it (the engine tears its namespace down), so there is nothing stray for reap to remove.
+   */
+  straysOutliveUnit?: boolean;
+  /** Does sv rotate its logs (files)? An engine keeps and rotates its own: rotate is then always 0. */
+  rotatesLogs?: boolean;
+  dispose?(): void | Promise<void>;
 }
 
 const STOP_TIMEOUT_MS = 300;
@@ -59,7 +66,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
 
     afterEach(async () => {
       for (const [unit, handle] of live.splice(0)) await rig.backend.kill(unit, handle).catch(() => {});
-      rig.dispose?.();
+      await rig.dispose?.();
     });
 
     beforeEach(async () => {
@@ -212,7 +219,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
         await s.release();
         const seen = await ended("web", s.handle);
         expect(seen.exit).toEqual({ code: 0, signal: null });
-        expect(rig.portHeld(port)).toBe(true);
+        if (rig.straysOutliveUnit !== false) expect(rig.portHeld(port)).toBe(true);
         await rig.backend.reap("web", s.handle);
         expect(rig.portHeld(port)).toBe(false);
         const after = await inspect("web", s.handle);
@@ -315,6 +322,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
         await s.release();
         await waitFor(async () => (await rig.backend.logs.tail("api", 5)).length === 3, "api logs three lines");
         expect(rig.backend.logs.rotate("api", 1 << 20, 2)).toBe(0);
+        if (rig.rotatesLogs === false) return expect(rig.backend.logs.rotate("api", 1, 2)).toBe(0);
         expect(rig.backend.logs.rotate("api", 1, 2)).toBeGreaterThan(0);
         expect(await rig.backend.logs.tail("api", 5)).toEqual(["one", "two", "three"]);
         expect(await rig.backend.logs.exists("api")).toBe(true);

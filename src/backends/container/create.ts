@@ -3,7 +3,7 @@
 import { type ContainerSpec, HOST_ALIAS } from "../../config/container.ts";
 import type { Project, Service } from "../../config/schema.ts";
 import type { StartRequest } from "../backend.ts";
-import { containerName, networkName, unitLabels, volumeName } from "./names.ts";
+import { LABEL, containerName, networkName, unitLabels, volumeName } from "./names.ts";
 
 /** The container of a service that is one (its `container` spec), or a bug. */
 export function containerOf(svc: Service): ContainerSpec {
@@ -21,7 +21,7 @@ export function publishedPorts(svc: Service, instance: number): { hostIp: string
 export const bindSource = (project: Project, v: ContainerSpec["volumes"][number]) => (v.kind === "bind" ? v.source : volumeName(project, v.source));
 
 /** The create body; `gateway` is the project network's gateway address (the host, as its containers see it). */
-export function createBody(project: Project, req: StartRequest, gateway: string | null = null): Record<string, unknown> {
+export function createBody(project: Project, req: StartRequest, gateway: string | null = null, creator = ""): Record<string, unknown> {
   const { svc, unit } = req;
   const c = containerOf(svc);
   const env: Record<string, string> = { ...svc.env, ...req.env };
@@ -41,7 +41,7 @@ export function createBody(project: Project, req: StartRequest, gateway: string 
     ...(c.command ? { Cmd: c.command } : {}),
     ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Labels: unitLabels(project, svc.name, unit, req.spec),
+    Labels: { ...unitLabels(project, svc.name, unit, req.spec), [LABEL.creator]: creator },
     ...(c.workdir ? { WorkingDir: c.workdir } : {}),
     ...(svc.user ? { User: svc.group ? `${svc.user}:${svc.group}` : svc.user } : {}),
     ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}),

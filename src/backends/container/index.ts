@@ -1,12 +1,16 @@
 // The container backend: each unit is a container `<project>-<unit>` of a Docker Engine API (dockerd or
 // podman), labelled as the project's. Created = the gate (a created container runs nothing); release
 // starts it. The engine knows every exit, so inspect always says how a container ended.
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { constants } from "node:os";
 import { SvError } from "../../errors.ts";
 import type { Project, Service } from "../../config/schema.ts";
 import type { Paths } from "../../paths.ts";
 import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
+import { isSameProcess } from "../../runtime/identity.ts";
+import { ensurePrivateDir, writeFresh } from "../../runtime/private-files.ts";
+import { whoAmI } from "../../store/owner.ts";
 import type { Backend, Exit, Found, Handle, Inspection, StartRequest, Started, StopOutcome } from "../backend.ts";
 import { EngineClient, EngineError, findSocket } from "./client.ts";
 import { containerOf, createBody, publishedPorts } from "./create.ts";
@@ -63,7 +67,24 @@ const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
 const isNotRunning = (e: unknown) => e instanceof EngineError && (e.status === 409 || e.status === 304 || /not running|is not running|container state improper/i.test(e.message));
 const isNameConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already in use|name is in use/i.test(e.message));
 
+/** Is the sv of a `pid:ticks` creator label alive? */
+function isCreatorAlive(label: string | undefined): boolean {
+  const [pid, ticks] = (label ?? "").split(":").map(Number);
+  return Number.isSafeInteger(pid) && pid! > 1 && isSameProcess(pid!, ticks!);
+}
+
 export function createContainerBackend(paths: Paths, project: Project): Backend {
+  const self = whoAmI();
+  const runDir = join(paths.stateDir, "run");
+  /** Written when a created container's gate is closed for good (abort, or a stop before release). */
+  const unbornMark = (unit: string, id: string) => join(runDir, `${unit}.${id.slice(0, 12)}.unborn`);
+  const closeGate = (unit: string, id: string) => {
+    ensurePrivateDir(runDir);
+    writeFresh(unbornMark(unit, id), "unborn\n");
+  };
+  /** A created container: awaiting release while its creator lives and has not closed the gate; else it never runs. */
+  const created = (unit: string, id: string, labels: Record<string, string> | undefined): Inspection =>
+    !existsSync(unbornMark(unit, id)) && isCreatorAlive(labels?.[LABEL.creator]) ? { alive: true, pid: null } : { alive: false, unborn: true, pid: null };
   let client: EngineClient | null = null;
   const engine = () => (client ??= new EngineClient(findSocket(project.dockerSocket)));
   const logs = containerLogs(paths, project, engine);
@@ -108,7 +129,7 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
 
   async function create(req: StartRequest, gateway: string | null): Promise<{ handle: ContainerHandle; adopted: boolean }> {
     const name = containerName(project, req.unit);
-    const body = createBody(project, req, gateway);
+    const body = createBody(project, req, gateway, `${self.pid}:${self.ticks}`);
     for (let attempt = 0; ; attempt++) {
       try {
         const { Id } = await engine().json<{ Id: string }>("POST", "/containers/create", { query: { name }, body });
@@ -123,10 +144,12 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
 
   /** What would make the start fail, checked before anything is created. */
   function precheck(req: StartRequest): void {
-    for (const p of publishedPorts(req.svc, req.instance)) {
-      if (p.protocol !== "tcp" || !isPortTaken(p.hostPort)) continue;
-      const holder = findPortHolder(p.hostPort) ?? { pid: null, command: null, inode: 0 };
-      throw new SvError(`${req.unit}: ${describePortHolder(p.hostPort, holder)}`, { hint: "stop that process, or publish another host port in ports:" });
+    const ports = new Set(publishedPorts(req.svc, req.instance).flatMap((p) => (p.protocol === "tcp" ? [p.hostPort] : [])));
+    if (req.port !== undefined && containerOf(req.svc).networkMode === "host") ports.add(req.port);
+    for (const port of ports) {
+      if (!isPortTaken(port)) continue;
+      const holder = findPortHolder(port) ?? { pid: null, command: null, inode: 0 };
+      throw new SvError(`${req.unit}: ${describePortHolder(port, holder)}`, { hint: "stop that process, or publish another host port in ports:" });
     }
     for (const v of containerOf(req.svc).volumes) {
       if (v.kind === "bind" && !existsSync(v.source)) throw new SvError(`${req.unit}: the bind mount source ${v.source} does not exist`, { hint: "create it, or fix volumes:" });
@@ -144,26 +167,32 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
       const gateway = c.networkMode === "project" ? await ensureNetwork(engine(), project) : null;
       await ensureVolumes(engine(), project, c.volumes);
       const { handle, adopted } = await create(req, gateway);
+      let aborted = false;
       return {
         handle,
         async release() {
-          if (adopted) return;
+          // Closed meanwhile (a stop before release, by this sv or another): it never runs.
+          if (adopted || aborted || existsSync(unbornMark(req.unit, handle.id))) return;
           try {
             await engine().request("POST", `/containers/${handle.id}/start`);
           } catch (e) {
+            if (e instanceof EngineError && e.status === 304) return; // started already
             await remove(handle.id).catch(() => {});
             throw new SvError(`${req.unit}: the engine could not start it: ${(e as Error).message}`);
           }
         },
         // Left created, it runs nothing (inspect says unborn) until sv down or its next start removes it.
-        abort: async () => {},
+        abort: async () => {
+          aborted = true;
+          closeGate(req.unit, handle.id);
+        },
       };
     },
 
-    async inspect(_unit, h): Promise<Inspection> {
+    async inspect(unit, h): Promise<Inspection> {
       const handle = asContainer(h);
       const row = (await snapshot()).get(handle.id);
-      if (row?.State === "created") return { alive: false, unborn: true, pid: null };
+      if (row?.State === "created") return created(unit, handle.id, row.Labels);
       if (row && LIVE_STATES.includes(row.State) && typeof handle.pid === "number") return { alive: true, pid: handle.pid };
       // Not listed (removed from outside), dead, or live with no pid recorded yet: ask about it alone.
       let full: Inspected;
@@ -173,16 +202,17 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
         if (isMissing(e)) return { alive: false, pid: null };
         throw e;
       }
-      if (full.State.Status === "created") return { alive: false, unborn: true, pid: null };
+      if (full.State.Status === "created") return created(unit, handle.id, full.Config?.Labels);
       if (LIVE_STATES.includes(full.State.Status)) return { alive: true, pid: full.State.Pid || null };
       return { alive: false, exit: exitOf(full.State), pid: handle.pid ?? null };
     },
 
-    async stop(_unit, h, opts): Promise<StopOutcome> {
+    async stop(unit, h, opts): Promise<StopOutcome> {
       const handle = asContainer(h);
       const t0 = performance.now();
       const state = await inspectFull(handle.id).then((i) => i.State.Status, (e) => (isMissing(e) ? "removed" : Promise.reject(e)));
-      // A created container never ran: nothing to signal, and it stays unborn.
+      // A created container never ran: its gate closes for good (it stays unborn), nothing to signal.
+      if (state === "created") closeGate(unit, handle.id);
       if (!LIVE_STATES.includes(state)) return { forced: false, wasRunning: state === "created", durationMs: performance.now() - t0 };
       await signal(handle.id, opts.signal);
       if (await waitStopped(handle.id, opts.timeoutMs)) return { forced: false, wasRunning: true, durationMs: performance.now() - t0 };
@@ -196,11 +226,13 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
       if (await signal(handle.id, "SIGKILL")) await waitStopped(handle.id, 10_000);
     },
 
-    async reap(_unit, h) {
-      await remove(asContainer(h).id);
+    async reap(unit, h) {
+      const handle = asContainer(h);
+      await remove(handle.id);
+      rmSync(unbornMark(unit, handle.id), { force: true });
     },
 
-    exec: (req) => execInContainer(engine(), containerName(project, req.unit), req, logs.hookLog),
+    exec: (req) => execInContainer(engine(), project, containerName(project, req.unit), req, logs.hookLog),
 
     address(svc: Service, instance: number, from?: Service): { host: string; port?: number } {
       const c = containerOf(svc);

@@ -12,6 +12,8 @@ export const LABEL = {
   hashVersion: "dev.sv.hash-version",
   /** The unit's recorded spec (JSON), so that a store that was deleted can be rebuilt from the engine. */
   spec: "dev.sv.spec",
+  /** The sv that created it (`pid:ticks`): while that sv lives, a created container awaits its release. */
+  creator: "dev.sv.creator",
 } as const;
 
 /** Bumped when the definition hash changes meaning: a container of another version is recreated. */
