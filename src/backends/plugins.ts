@@ -47,21 +47,22 @@ async function importPlugin(root: string, entry: string, name: string): Promise<
     try {
       file = Bun.resolveSync(entry, root);
     } catch {
-      throw new UsageError(`plugin ${name} not found: no package "${name}" in node_modules of ${root} or above`, `install it in the project (bun add ${name}), or give a path: ./plugins/${name}.ts`);
+      const hint = /\.[cm]?[jt]sx?$/.test(name) ? `a file's path starts with ./ or /: ./${name}` : `install it in the project (bun add ${name}), or give a path: ./plugins/${name}.ts`;
+      throw new UsageError(`plugin ${name} not found: no package "${name}" in node_modules of ${root} or above`, hint);
     }
   }
   try {
     return await import(file);
   } catch (e) {
-    throw new UsageError(`plugin ${name} failed to load: ${firstLine(e)}`, `fix the module ${file}; sv imports it on every run`);
+    throw new UsageError(`plugin ${name} failed to load: ${firstLine(e, root)}`, `fix the module ${file}; sv imports it on every run`);
   }
 }
 
-/** The first line of what a module threw; a syntax error's first message, with where it is. */
-function firstLine(e: unknown): string {
+/** The first line of what a module threw; a syntax error's first message, with where it is (Bun's BuildMessage position). */
+function firstLine(e: unknown, root: string): string {
   const first = e instanceof AggregateError && e.errors.length > 0 ? e.errors[0] : e;
   const pos = (first as { position?: { file?: string; line?: number; column?: number } } | null)?.position;
-  const at = pos?.file && pos.line ? ` (${pos.file}:${pos.line}:${(pos.column ?? 0) + 1})` : "";
+  const at = pos?.file && pos.line ? ` (${entryName(root, pos.file).replace(/^\.\//, "")}:${pos.line}:${pos.column ?? 0})` : "";
   const text = first instanceof Error || (typeof first === "object" && first !== null && "message" in first) ? String((first as Error).message) : String(first);
   return `${text.split("\n")[0]!.trim() || "(no message)"}${at}`;
 }
@@ -78,7 +79,7 @@ function create(name: string, plugin: BackendPlugin, host: Parameters<BackendPlu
   try {
     return plugin.create(host);
   } catch (e) {
-    throw new UsageError(`plugin ${name} failed to create its backend: ${firstLine(e)}`, "the plugin's create(host) threw");
+    throw new UsageError(`plugin ${name} failed to create its backend: ${firstLine(e, host.project.root)}`, "its create(host) threw: fix the plugin");
   }
 }
 
