@@ -1,0 +1,908 @@
+// Real container engines for tests and benchmarks: podman's Docker-compatible API service and Debian's dockerd,
+// each on its own unix socket with its own private dirs, an image built locally from busybox-static (no
+// registry is reachable), and a teardown that leaves the machine as it was: daemon stopped by its PID, mounts
+// under its dirs unmounted, dirs removed, and the bridges, iptables rules and chains, cgroups and global files
+// it made deleted (only those that did not exist before it started, so a machine's own engine is never touched).
+//
+// Plain TS (no bun:test import): test files and scripts/bench.ts both import it. As a script,
+// `bun test/helpers/engines.ts cleanup` tears down every engine whose owning process is gone (CI runs it after
+// the tests, for a test run that crashed before its stop()).
+//
+// Every engine records itself in STATE_ROOT/<kind>-<ownerpid>-<n>/: `pid` (daemon pid and start ticks),
+// `record.json` (owner, the host's links/iptables/global paths before it started, what it is known to have made).
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type EngineKind = "podman" | "docker";
+export const ENGINE_KINDS: EngineKind[] = ["podman", "docker"];
+export const TEST_IMAGE = "localhost/svbox:1";
+/** The Engine API version the helper speaks (dockerd 20.10 serves at most 1.41; podman takes any). */
+export const API_VERSION = "v1.41";
+/** Where each engine's private dirs and records live (well known: CI's cleanup reads it). */
+export const STATE_ROOT = "/tmp/sv-test-engines";
+
+export interface Engine {
+  kind: EngineKind;
+  /** absolute path of the unix socket */
+  socket: string;
+  /** "unix://" + socket, for DOCKER_HOST / sv.yml docker.host */
+  host: string;
+  /** the daemon's pid (podman system service / dockerd) */
+  pid: number;
+  /** the engine's private dir (under STATE_ROOT) */
+  dir: string;
+  /** raw Engine API call, e.g. api("GET", "/containers/json?all=1") -> parsed JSON (throws with status+body on non-2xx) */
+  api(method: string, path: string, body?: unknown): Promise<any>;
+  /** ids of containers/volumes/networks carrying label `key=value` (or just `key`) */
+  leftovers(label: string): Promise<{ containers: string[]; volumes: string[]; networks: string[] }>;
+  /** the host bridges and subnets of its networks right now (its default network's included) */
+  footprint(): Promise<{ bridges: string[]; subnets: string[] }>;
+  /** stop the daemon by its PID, wait for it, remove its dirs, purge bridges/iptables/netns mounts it left */
+  stop(): Promise<void>;
+}
+
+/** The host's network state that engines change: link names and iptables/ip6tables rules and chains. */
+export interface NetSnapshot {
+  links: string[];
+  /** "iptables filter" -> `iptables -t filter -S` lines */
+  rules: Record<string, string[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// small process and file helpers
+
+function run(argv: string[], opts: { stdin?: string } = {}): { code: number; out: string; err: string } {
+  try {
+    const r = Bun.spawnSync(argv, { stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin), stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode ?? 1, out: r.stdout.toString(), err: r.stderr.toString() };
+  } catch (e) {
+    return { code: 127, out: "", err: (e as Error).message };
+  }
+}
+
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return null;
+  }
+}
+
+/** Start time of `pid` in clock ticks since boot, or null when it is gone. */
+function ticksOf(pid: number): number | null {
+  const f = statFields(pid);
+  return f ? Number(f[19]) : null;
+}
+
+/** Alive and not a zombie (PID 1 here reaps orphans late). */
+function alive(pid: number): boolean {
+  const f = statFields(pid);
+  return f !== null && f[0] !== "Z" && f[0] !== "X";
+}
+
+/** Is `pid` still the process that started at `ticks`, and running? */
+function same(p: { pid: number; ticks: number | null } | undefined): boolean {
+  return !!p && Number.isSafeInteger(p.pid) && p.pid > 1 && p.ticks !== null && ticksOf(p.pid) === p.ticks && alive(p.pid);
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(20);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return;
+  try {
+    process.kill(pid, sig);
+  } catch {}
+}
+
+function tail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+// ---------------------------------------------------------------------------------------------------------
+// host network snapshots and purges
+
+const IPT_TABLES = ["filter", "nat", "mangle", "raw"];
+const IPT_BINS = ["iptables", "ip6tables"];
+
+/** Link names (`ip -o link`, without @peer) and every iptables/ip6tables rule and chain, per table. */
+export function netSnapshot(): NetSnapshot {
+  const links = run(["ip", "-o", "link"])
+    .out.split("\n")
+    .map((l) => l.split(": ")[1]?.split("@")[0])
+    .filter((n): n is string => !!n)
+    .sort();
+  const rules: Record<string, string[]> = {};
+  for (const bin of IPT_BINS)
+    for (const table of IPT_TABLES) {
+      const r = run([bin, "-w", "-t", table, "-S"]);
+      if (r.code === 0) rules[`${bin} ${table}`] = r.out.split("\n").filter(Boolean);
+    }
+  return { links, rules };
+}
+
+/** What changed from `before` to `after`: links and rules added or removed. Empty lists when nothing did. */
+export function netDiff(before: NetSnapshot, after: NetSnapshot): { linksAdded: string[]; linksRemoved: string[]; rulesAdded: string[]; rulesRemoved: string[] } {
+  const minus = (a: string[], b: string[]) => {
+    const s = new Set(b);
+    return a.filter((x) => !s.has(x));
+  };
+  const flat = (s: NetSnapshot) => Object.entries(s.rules).flatMap(([k, lines]) => lines.map((l) => `${k}: ${l}`));
+  return { linksAdded: minus(after.links, before.links), linksRemoved: minus(before.links, after.links), rulesAdded: minus(flat(after), flat(before)), rulesRemoved: minus(flat(before), flat(after)) };
+}
+
+/** Chains each kind creates (their names are fixed by the engine). */
+const KIND_CHAINS: Record<EngineKind, RegExp> = { docker: /^DOCKER/, podman: /^(NETAVARK|CNI-)/ };
+/** Bridges each kind may create, for when the daemon cannot be asked which (it crashed). */
+const KIND_BRIDGES: Record<EngineKind, RegExp> = { docker: /^(br-[0-9a-f]{12}|docker0|docker_gwbridge)$/, podman: /^(podman\d+|cni-podman\d+)$/ };
+
+/** A regex source matching addresses inside `cidr` as text (prefixes shorter than /16 are not attributed). */
+function subnetRe(cidr: string): string | null {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!m) return null;
+  const octets = m.slice(1, 5).map(Number);
+  const len = Number(m[5]);
+  if (len < 16) return null;
+  const full = Math.floor(len / 8);
+  let re = octets.slice(0, full).join("\\.");
+  if (len % 8 !== 0 && full < 4) {
+    const span = 2 ** (8 - (len % 8));
+    const start = octets[full]! - (octets[full]! % span);
+    re += `\\.(${Array.from({ length: span }, (_, i) => start + i).join("|")})`;
+  }
+  return `(^|[^0-9.])${re}[./]`;
+}
+
+/**
+ * Delete the links and iptables rules/chains an engine made: only what is absent from `before`, and of that only
+ * links named in `bridges` (or matching the kind's bridge names when `byPattern`), rules naming one of those
+ * links, an address in `subnets` or a new chain of the kind, and new chains of the kind. With `shared` (another
+ * engine of the kind still runs and uses the kind's chains), only the rules naming its own links and subnets.
+ */
+function purgeNet(kind: EngineKind, before: NetSnapshot, bridges: string[], subnets: string[], byPattern: boolean, shared: boolean): void {
+  const now = netSnapshot();
+  const beforeLinks = new Set(before.links);
+  const links = now.links.filter((l) => !beforeLinks.has(l) && (bridges.includes(l) || (byPattern && !shared && KIND_BRIDGES[kind].test(l))));
+  for (const link of links) run(["ip", "link", "del", link]);
+
+  const script: string[] = [];
+  const chainScript: string[] = [];
+  for (const [key, lines] of Object.entries(now.rules)) {
+    const old = new Set(before.rules[key] ?? []);
+    const [bin, table] = key.split(" ") as [string, string];
+    const newChains = lines
+      .filter((l) => l.startsWith("-N ") && !old.has(l))
+      .map((l) => l.slice(3).trim())
+      .filter((c) => !shared && KIND_CHAINS[kind].test(c));
+    const words = [...links, ...bridges, ...newChains].map((w) => `(^|[\\s"!])${escapeRe(w)}($|[\\s"])`);
+    const nets = subnets.map(subnetRe).filter((s): s is string => !!s);
+    if (words.length + nets.length === 0) continue;
+    const re = new RegExp([...words, ...nets].join("|"));
+    for (const line of lines) if (line.startsWith("-A ") && !old.has(line) && re.test(line)) script.push(`${bin} -w -t ${table} -D ${line.slice(3)} 2>/dev/null || true`);
+    for (const chain of newChains) chainScript.push(`${bin} -w -t ${table} -F ${chain} 2>/dev/null || true`);
+    for (const chain of newChains) chainScript.push(`${bin} -w -t ${table} -X ${chain} 2>/dev/null || true`);
+  }
+  if (script.length + chainScript.length > 0) run(["bash", "-s"], { stdin: [...script, ...chainScript].join("\n") + "\n" });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// global paths each kind writes outside its own dirs (removed only when they did not exist before it started)
+
+type GlobalHow = "file" | "tree" | "emptydir" | "cgroup";
+const CGROUP_ROOT = "/sys/fs/cgroup";
+
+function cgroupDirs(name: string): string[] {
+  let ctrls: string[] = [];
+  try {
+    ctrls = readdirSync(CGROUP_ROOT);
+  } catch {}
+  const dirs = ctrls.map((c) => join(CGROUP_ROOT, c, name));
+  // a pure v2 mount has the groups right under the root
+  return [...dirs, join(CGROUP_ROOT, name)];
+}
+
+function globalsOf(kind: EngineKind): { path: string; how: GlobalHow }[] {
+  if (kind === "podman")
+    return [
+      { path: "/dev/shm/libpod_lock", how: "file" },
+      { path: "/run/containers/networks", how: "tree" },
+      { path: "/run/containers", how: "emptydir" },
+      { path: "/run/runc", how: "emptydir" },
+      { path: "/run/netns", how: "emptydir" },
+      ...cgroupDirs("libpod_parent").map((path) => ({ path, how: "cgroup" as const })),
+    ];
+  return [
+    { path: "/etc/docker/key.json", how: "file" },
+    { path: "/etc/docker", how: "emptydir" },
+    { path: "/run/docker/plugins", how: "emptydir" },
+    { path: "/run/docker", how: "emptydir" },
+    { path: "/run/containerd/s", how: "emptydir" },
+    { path: "/run/containerd", how: "emptydir" },
+  ];
+}
+
+const exists = (p: string) => {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function removeCgroup(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const e of entries) removeCgroup(join(dir, e));
+  run(["rmdir", dir]);
+}
+
+function removeGlobal(path: string, how: GlobalHow): void {
+  if (!exists(path)) return;
+  if (how === "file") rmSync(path, { force: true });
+  else if (how === "tree") rmSync(path, { recursive: true, force: true });
+  else if (how === "cgroup") removeCgroup(path);
+  else run(["rmdir", path]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the record each engine keeps, and the teardown shared by stop() and the crash cleanup
+
+interface Record_ {
+  kind: EngineKind;
+  dir: string;
+  owner: { pid: number; ticks: number | null };
+  daemon?: { pid: number; ticks: number | null };
+  before: NetSnapshot;
+  /**
+   * The host as it was before the first of the engines of this kind that ran together with this one started
+   * (its own `before` when it started alone): what the last of them to stop compares against, so the kind's
+   * shared chains go when the last one does.
+   */
+  base: NetSnapshot;
+  /** global paths (globalsOf) that did not exist before the engine started: removable when it is done */
+  newGlobals: { path: string; how: GlobalHow }[];
+  /** /run/netns entries that existed before it started (podman puts its containers' netns there) */
+  netnsBefore: string[];
+  /** links and subnets it is known to have made (its own bridge, then whatever its networks had at stop) */
+  bridges: string[];
+  subnets: string[];
+  cgroupParent?: string;
+}
+
+const recordFile = (dir: string) => join(dir, "record.json");
+const readRecord = (dir: string): Record_ | null => {
+  try {
+    return JSON.parse(readFileSync(recordFile(dir), "utf8")) as Record_;
+  } catch {
+    return null;
+  }
+};
+const writeRecord = (r: Record_) => writeFileSync(recordFile(r.dir), JSON.stringify(r));
+
+/** The records of other engines (any process) whose daemon still runs. */
+function othersLive(dir: string): Record_[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(STATE_ROOT);
+  } catch {}
+  const found: Record_[] = [];
+  for (const n of names) {
+    const d = join(STATE_ROOT, n);
+    if (d === dir) continue;
+    const r = readRecord(d);
+    if (r && same(r.daemon)) found.push(r);
+  }
+  return found;
+}
+
+/**
+ * Does another engine of the engine's kind run beside it (another recorded one, or a daemon of the kind nobody
+ * recorded)? Then its stop() leaves the kind's shared iptables chains and global files to the last one.
+ */
+export function sharesHost(engine: Pick<Engine, "kind" | "dir">): boolean {
+  return otherLive(engine.kind, engine.dir);
+}
+
+/** Daemons of each kind, by process name: any of them running, not ours, shares the kind's chains and files. */
+const KIND_DAEMONS: Record<EngineKind, string[]> = { podman: ["podman", "conmon"], docker: ["dockerd", "containerd"] };
+
+/** A process of the kind's daemons that runs outside every recorded engine (a machine's own, someone's by hand). */
+function foreignDaemon(kind: EngineKind): boolean {
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
+    let comm = "";
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    if (!KIND_DAEMONS[kind].includes(comm) || !alive(pid)) continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    // ours: a recorded daemon or one of its helpers, which all name their engine's dir
+    if (!cmdline.includes(STATE_ROOT + "/")) return true;
+  }
+  return false;
+}
+
+/**
+ * Another engine of `kind` (other than `dir`) whose daemon still runs, or a daemon of the kind that no record
+ * knows: the kind's shared chains and global paths must stay.
+ */
+const otherLive = (kind: EngineKind, dir: string) => othersLive(dir).some((r) => r.kind === kind) || foreignDaemon(kind);
+
+/** Processes whose command line names a path under `dir`, or in the session the daemon led. */
+function processesOf(dir: string, daemon: { pid: number; ticks: number | null } | undefined): number[] {
+  const found: number[] = [];
+  const sid = daemon && (ticksOf(daemon.pid) === null || ticksOf(daemon.pid) === daemon.ticks) ? daemon.pid : null;
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    const f = statFields(pid);
+    if (!f || f[0] === "Z") continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    const inSession = sid !== null && Number(f[3]) === sid && daemon!.ticks !== null && Number(f[19]) >= daemon!.ticks;
+    if (inSession || cmdline.split("\0").some((a) => a.startsWith(dir + "/") || a.includes("=" + dir + "/"))) found.push(pid);
+  }
+  return found;
+}
+
+/** Every mount point under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync("/proc/self/mounts", "utf8");
+  } catch {}
+  return text
+    .split("\n")
+    .map((l) => l.split(" ")[1]?.replace(/\\040/g, " "))
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + "/")))
+    .sort((a, b) => b.length - a.length);
+}
+
+function unmountUnder(dir: string): void {
+  for (let round = 0; round < 3; round++) {
+    const mounts = mountsUnder(dir);
+    if (mounts.length === 0) return;
+    for (const m of mounts) if (run(["umount", m]).code !== 0) run(["umount", "-l", m]);
+  }
+}
+
+/** The networks podman's netavark keeps in its config dir (the default one included): bridge names and subnets. */
+function podmanNetworks(dir: string): { bridges: string[]; subnets: string[] } {
+  const bridges: string[] = [];
+  const subnets: string[] = [];
+  const netDir = join(dir, "net");
+  let files: string[] = [];
+  try {
+    files = readdirSync(netDir).filter((f) => f.endsWith(".json"));
+  } catch {}
+  for (const f of files) {
+    try {
+      const n = JSON.parse(readFileSync(join(netDir, f), "utf8")) as { network_interface?: string; subnets?: { subnet?: string }[] };
+      if (n.network_interface) bridges.push(n.network_interface);
+      for (const s of n.subnets ?? []) if (s.subnet) subnets.push(s.subnet);
+    } catch {}
+  }
+  return { bridges, subnets };
+}
+
+/** Kill what is left of a container runtime's containers: runc state of ids the engine's dirs name. */
+function killContainers(r: Record_): void {
+  if (r.kind === "docker") {
+    const root = join(r.dir, "exec/runtime-runc/moby");
+    if (!existsSync(root)) return;
+    for (const id of readdirSync(root)) {
+      run(["runc", "--root", root, "kill", id, "KILL"]);
+      run(["runc", "--root", root, "delete", "-f", id]);
+    }
+  } else {
+    const store = join(r.dir, "root/overlay-containers");
+    if (!existsSync(store)) return;
+    for (const id of readdirSync(store)) {
+      if (!existsSync(join("/run/runc", id))) continue;
+      run(["runc", "kill", id, "KILL"]);
+      run(["runc", "delete", "-f", id]);
+    }
+  }
+}
+
+/** Stop the daemon (by its recorded pid, only while it is the same process) and remove everything it made. */
+async function teardown(r: Record_, known: { bridges: string[]; subnets: string[] } | null): Promise<void> {
+  const daemon = r.daemon;
+  if (daemon && same(daemon)) {
+    signal(daemon.pid, "SIGTERM");
+    if (!(await waitUntil(() => !alive(daemon.pid), 15_000))) {
+      signal(daemon.pid, "SIGKILL");
+      await waitUntil(() => !alive(daemon.pid), 5_000);
+    }
+  }
+  // conmon, containerd, shims, docker-proxy: anything naming our dirs or in the daemon's session
+  killContainers(r);
+  const rest = processesOf(r.dir, daemon);
+  for (const pid of rest) signal(pid, "SIGKILL");
+  await waitUntil(() => rest.every((p) => !alive(p)), 5_000);
+
+  const shared = otherLive(r.kind, r.dir);
+  if (r.kind === "podman" && !shared && r.newGlobals.some((g) => g.path === "/run/containers/networks")) {
+    // aardvark-dns (podman's DNS server) outlives the service when containers were not removed
+    try {
+      const pid = Number(readFileSync("/run/containers/networks/aardvark-dns/aardvark.pid", "utf8").trim());
+      if (Number.isSafeInteger(pid) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "aardvark-dns") {
+        signal(pid, "SIGKILL");
+        await waitUntil(() => !alive(pid), 5_000);
+      }
+    } catch {}
+  }
+  if (r.kind === "podman" && !shared) {
+    // netns of containers that were never torn down
+    let entries: string[] = [];
+    try {
+      entries = readdirSync("/run/netns");
+    } catch {}
+    for (const e of entries)
+      if (e.startsWith("netns-") && !r.netnsBefore.includes(e)) {
+        const p = join("/run/netns", e);
+        run(["umount", p]);
+        rmSync(p, { force: true });
+      }
+  }
+
+  unmountUnder(r.dir);
+
+  const fromDir = r.kind === "podman" ? podmanNetworks(r.dir) : { bridges: [], subnets: [] };
+  const bridges = [...new Set([...r.bridges, ...(known?.bridges ?? []), ...fromDir.bridges])];
+  const subnets = [...new Set([...r.subnets, ...(known?.subnets ?? []), ...fromDir.subnets])];
+  // Without the daemon's own list of networks (it crashed), fall back to the kind's bridge names.
+  purgeNet(r.kind, shared ? r.before : r.base, bridges, subnets, known === null && r.kind === "docker", shared);
+
+  if (r.cgroupParent) for (const d of cgroupDirs(r.cgroupParent)) removeCgroup(d);
+  if (!shared) for (const g of r.newGlobals) removeGlobal(g.path, g.how);
+
+  rmSync(r.dir, { recursive: true, force: true });
+  if (existsSync(r.dir)) {
+    unmountUnder(r.dir);
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Tear down every recorded engine whose owning process is gone (a test run that died before stop()).
+ * Returns the dirs it cleaned. Engines of live processes (another test file, a benchmark) are left alone.
+ */
+export async function cleanupStale(): Promise<string[]> {
+  let names: string[] = [];
+  try {
+    names = readdirSync(STATE_ROOT);
+  } catch {
+    return [];
+  }
+  const cleaned: string[] = [];
+  for (const n of names) {
+    const dir = join(STATE_ROOT, n);
+    const r = readRecord(dir);
+    if (!r) {
+      // a record never written: the engine did not get as far as starting a daemon
+      const age = Date.now() - (statSafe(dir)?.mtimeMs ?? 0);
+      if (age > 60_000) {
+        unmountUnder(dir);
+        rmSync(dir, { recursive: true, force: true });
+        cleaned.push(dir);
+      }
+      continue;
+    }
+    if (same(r.owner)) continue;
+    await teardown(r, null);
+    cleaned.push(dir);
+  }
+  return cleaned;
+}
+
+function statSafe(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the test image: a busybox-static rootfs, built once per process
+
+let rootfsTar: string | null = null;
+
+/** A tar of a tiny rootfs: static busybox with every applet linked in /bin, /www/index.html = "hello". */
+export function testImageTar(): string {
+  if (rootfsTar && existsSync(rootfsTar)) return rootfsTar;
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+  if (!busybox) throw new Error("no /bin/busybox: install busybox-static");
+  const work = mkdtempSync(join(tmpdir(), "sv-svbox-"));
+  const root = join(work, "rootfs");
+  for (const d of ["bin", "www", "etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(join(root, "bin/busybox"), readFileSync(busybox), { mode: 0o755 });
+  const applets = run([busybox, "--list"]).out.split("\n").filter((a) => a && a !== "busybox" && !a.includes("/"));
+  if (applets.length < 50) throw new Error(`busybox --list gave ${applets.length} applets`);
+  for (const a of applets) symlinkSync("busybox", join(root, "bin", a));
+  writeFileSync(join(root, "www/index.html"), "hello\n");
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+  writeFileSync(join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+  chmodSync(join(root, "tmp"), 0o1777);
+  const tar = join(work, "rootfs.tar");
+  const r = run(["tar", "--owner=0", "--group=0", "--numeric-owner", "-C", root, "-cf", tar, "."]);
+  if (r.code !== 0) throw new Error(`tar: ${r.err}`);
+  rmSync(root, { recursive: true, force: true });
+  rootfsTar = tar;
+  process.once("exit", () => rmSync(work, { recursive: true, force: true }));
+  return tar;
+}
+
+/** Import TEST_IMAGE into an engine from the rootfs tar (POST /images/create?fromSrc=-, then tag it). */
+async function importImage(api: Engine["api"]): Promise<void> {
+  const [repo, tag] = TEST_IMAGE.split(":") as [string, string];
+  const tar = new Uint8Array(readFileSync(testImageTar()));
+  const answer = await api("POST", `/images/create?fromSrc=-&repo=${encodeURIComponent(repo)}&tag=${tag}`, tar);
+  // docker: {"status":"sha256:…"}; podman: {"status":"sha256:…","id":"sha256:…"} (and it ignores `tag`)
+  const last = Array.isArray(answer) ? answer[answer.length - 1] : answer;
+  const id: string | undefined = last?.id || (typeof last?.status === "string" && last.status.startsWith("sha256:") ? last.status : undefined);
+  if (!id) throw new Error(`image import answered ${JSON.stringify(answer)}`);
+  await api("POST", `/images/${id}/tag?repo=${encodeURIComponent(repo)}&tag=${tag}`);
+  const images: { RepoTags?: string[] | null }[] = await api("GET", "/images/json");
+  if (!images.some((i) => i.RepoTags?.includes(TEST_IMAGE))) throw new Error(`${TEST_IMAGE} missing after import: ${JSON.stringify(images)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the API client
+
+function apiOf(socket: string): Engine["api"] {
+  return async (method, path, body) => {
+    const init: RequestInit & { unix: string } = { method, unix: socket, signal: AbortSignal.timeout(60_000) };
+    if (body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof Blob) {
+      init.body = body as RequestInit["body"];
+      init.headers = { "Content-Type": "application/x-tar" };
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { "Content-Type": "application/json" };
+    }
+    const res = await fetch(`http://localhost/${API_VERSION}${path}`, init);
+    const text = await res.text();
+    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path}: ${res.status} ${text.trim()}`);
+    if (text.trim() === "") return null;
+    try {
+      return JSON.parse(text);
+    } catch {}
+    // a stream of JSON objects, one a line (image import, pull)
+    try {
+      return text
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l));
+    } catch {
+      return text;
+    }
+  };
+}
+
+async function ping(socket: string): Promise<boolean> {
+  try {
+    const res = await fetch("http://localhost/_ping", { unix: socket, signal: AbortSignal.timeout(2_000) } as RequestInit);
+    await res.text();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// starting engines
+
+let seq = 0;
+const live = new Set<Record_>();
+let exitHook = false;
+
+/** Host addresses and routes, and the subnets other live engines hold: what a new engine's networks must avoid. */
+function usedNets(dir: string): string {
+  const others = othersLive(dir).flatMap((r) => r.subnets);
+  return [run(["ip", "-o", "-4", "addr"]).out, run(["ip", "-4", "route"]).out, ...others].join("\n");
+}
+
+/**
+ * The address plan of an engine: its default bridge's subnet and the pool its networks come from. A slot per
+ * engine, so engines that run at once (in this process or another) never share a subnet or a bridge:
+ * podman: default 10.88.K.0/24, pool 10.(90+K).0.0/16; dockerd: default 172.31.(K+1).0/24, pool 172.30.(16K).0/20.
+ */
+function addressPlan(kind: EngineKind, dir: string): { bridgeNet: string; pool: string; poolSize: number } {
+  const used = usedNets(dir);
+  const taken = (prefix: string) => new RegExp(`(^|[^0-9.])${escapeRe(prefix)}`, "m").test(used);
+  if (kind === "podman") {
+    for (let k = 0; k < 32; k++) if (!taken(`10.88.${k}.`) && !taken(`10.${90 + k}.`)) return { bridgeNet: `10.88.${k}`, pool: `10.${90 + k}.0.0/16`, poolSize: 24 };
+  } else {
+    for (let k = 0; k < 16; k++) {
+      const poolTaken = Array.from({ length: 16 }, (_, i) => `172.30.${16 * k + i}.`).some(taken);
+      if (!taken(`172.31.${k + 1}.`) && !poolTaken) return { bridgeNet: `172.31.${k + 1}`, pool: `172.30.${16 * k}.0/20`, poolSize: 24 };
+    }
+  }
+  throw new Error(`no free address range for another ${kind} engine`);
+}
+
+function podmanConf(dir: string, pool: string, poolSize: number): string {
+  return `[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
+
+[network]
+network_backend = "netavark"
+network_config_dir = "${dir}/net"
+default_subnet_pools = [{"base" = "${pool}", "size" = ${poolSize}}]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "${dir}/events.log"
+tmp_dir = "${dir}/tmp"
+volume_path = "${dir}/root/volumes"
+`;
+}
+
+/** podman's default network ("podman"), written out so its bridge and subnet are this engine's own. */
+function podmanDefaultNetwork(bridge: string, bridgeNet: string): string {
+  return JSON.stringify(
+    {
+      name: "podman",
+      id: "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9",
+      driver: "bridge",
+      network_interface: bridge,
+      created: new Date().toISOString(),
+      subnets: [{ subnet: `${bridgeNet}.0/24`, gateway: `${bridgeNet}.1` }],
+      ipv6_enabled: false,
+      internal: false,
+      dns_enabled: false,
+      ipam_options: { driver: "host-local" },
+    },
+    null,
+    2,
+  );
+}
+
+/** Start an engine of `kind` on a private socket, with TEST_IMAGE imported. stop() it when done. */
+export async function startEngine(kind: EngineKind): Promise<Engine> {
+  await cleanupStale();
+  mkdirSync(STATE_ROOT, { recursive: true });
+  const n = ++seq;
+  const dir = join(STATE_ROOT, `${kind}-${process.pid}-${n}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, "api.sock");
+  const log = join(dir, "daemon.log");
+
+  // Engines of a kind that run together share the kind's chains and global files: the last to stop removes
+  // them, judged against the host as it was before the first of them started.
+  const peer = othersLive(dir).find((r) => r.kind === kind);
+  let netns: string[] = [];
+  try {
+    netns = readdirSync("/run/netns");
+  } catch {}
+  const before = netSnapshot();
+  const plan = addressPlan(kind, dir);
+  const bridge = `sv${kind === "podman" ? "p" : "d"}${process.pid.toString(36)}${n.toString(36)}`.slice(0, 15);
+  const record: Record_ = {
+    kind,
+    dir,
+    owner: { pid: process.pid, ticks: ticksOf(process.pid) },
+    before,
+    base: peer?.base ?? before,
+    newGlobals: peer?.newGlobals ?? globalsOf(kind).filter((g) => !exists(g.path)),
+    netnsBefore: peer?.netnsBefore ?? netns,
+    bridges: [bridge],
+    subnets: [`${plan.bridgeNet}.0/24`, plan.pool],
+  };
+  writeRecord(record);
+
+  let argv: string[];
+  const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+  delete env.DOCKER_HOST;
+  if (kind === "podman") {
+    for (const d of ["root", "run", "tmp", "net"]) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, "containers.conf"), podmanConf(dir, plan.pool, plan.poolSize));
+    writeFileSync(join(dir, "net/podman.json"), podmanDefaultNetwork(bridge, plan.bridgeNet));
+    writeFileSync(join(dir, "storage.conf"), `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
+    env.CONTAINERS_CONF = join(dir, "containers.conf");
+    env.CONTAINERS_STORAGE_CONF = join(dir, "storage.conf");
+    argv = ["podman", "--root", join(dir, "root"), "--runroot", join(dir, "run"), "system", "service", "--time=0", `unix://${socket}`];
+  } else {
+    // Our own default bridge (dockerd -b), so a machine's docker0 is never shared or touched.
+    record.cgroupParent = `sv-test-${bridge}`;
+    writeRecord(record);
+    const mk = [
+      ["ip", "link", "add", "name", bridge, "type", "bridge"],
+      ["ip", "addr", "add", `${plan.bridgeNet}.1/24`, "dev", bridge],
+      ["ip", "link", "set", bridge, "up"],
+    ];
+    for (const c of mk) {
+      const r = run(c);
+      if (r.code !== 0) {
+        await teardown(record, { bridges: [], subnets: [] });
+        throw new Error(`${c.join(" ")}: ${r.err}`);
+      }
+    }
+    writeFileSync(join(dir, "daemon.json"), "{}\n");
+    argv = [
+      "dockerd",
+      "-H",
+      `unix://${socket}`,
+      "--data-root",
+      join(dir, "data"),
+      "--exec-root",
+      join(dir, "exec"),
+      "--pidfile",
+      join(dir, "dockerd.pid"),
+      "--config-file",
+      join(dir, "daemon.json"),
+      "-b",
+      bridge,
+      "--default-address-pool",
+      `base=${plan.pool},size=${plan.poolSize}`,
+      "--cgroup-parent",
+      `/${record.cgroupParent}`,
+    ];
+  }
+
+  const t0 = performance.now();
+  const logFd = openSync(log, "a");
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(["setsid", ...argv], { stdio: ["ignore", logFd, logFd], env, cwd: dir });
+  } finally {
+    closeSync(logFd);
+  }
+  proc.unref();
+  record.daemon = { pid: proc.pid, ticks: ticksOf(proc.pid) };
+  writeRecord(record);
+  writeFileSync(join(dir, "pid"), `${proc.pid} ${record.daemon.ticks}\n`);
+  live.add(record);
+  if (!exitHook) {
+    exitHook = true;
+    // An owner that exits without stop(): stop the daemons now; cleanupStale() (next run, or CI) does the rest.
+    process.on("exit", () => {
+      for (const r of live) if (same(r.daemon)) signal(r.daemon!.pid, "SIGTERM");
+    });
+  }
+
+  const api = apiOf(socket);
+  let stopped: Promise<void> | null = null;
+  const engine: Engine = {
+    kind,
+    socket,
+    host: `unix://${socket}`,
+    pid: proc.pid,
+    dir,
+    api,
+    async leftovers(label) {
+      const q = encodeURIComponent(JSON.stringify({ label: [label] }));
+      const [containers, volumes, networks] = await Promise.all([api("GET", `/containers/json?all=1&filters=${q}`), api("GET", `/volumes?filters=${q}`), api("GET", `/networks?filters=${q}`)]);
+      return {
+        containers: (containers as { Id: string }[]).map((c) => c.Id),
+        volumes: ((volumes?.Volumes ?? []) as { Name: string }[]).map((v) => v.Name),
+        networks: (networks as { Id: string }[]).map((n) => n.Id),
+      };
+    },
+    async footprint() {
+      const files = kind === "podman" ? podmanNetworks(dir) : { bridges: [], subnets: [] };
+      const fromApi = await networksOf(kind, api);
+      return { bridges: [...new Set([bridge, ...files.bridges, ...fromApi.bridges])], subnets: [...new Set([...files.subnets, ...fromApi.subnets])] };
+    },
+    stop() {
+      stopped ??= (async () => {
+        // podman keeps its networks' bridges and subnets in files the drain removes: note them first
+        const files = kind === "podman" ? podmanNetworks(dir) : { bridges: [], subnets: [] };
+        const known = await drain(kind, api, socket);
+        live.delete(record);
+        await teardown(record, known && { bridges: [...files.bridges, ...known.bridges], subnets: [...files.subnets, ...known.subnets] });
+      })();
+      return stopped;
+    },
+  };
+
+  const up = await waitUntil(async () => !alive(proc.pid) || (await ping(socket)), 30_000);
+  if (!up || !alive(proc.pid)) {
+    const why = !alive(proc.pid) ? "exited" : "did not answer /_ping within 30 s";
+    const logTail = tail(log);
+    await engine.stop();
+    throw new Error(`${kind} daemon ${why}; its log ends:\n${logTail}`);
+  }
+  timings.startMs = performance.now() - t0;
+  try {
+    const t1 = performance.now();
+    await importImage(api);
+    timings.importMs = performance.now() - t1;
+  } catch (e) {
+    const logTail = tail(log);
+    await engine.stop();
+    throw new Error(`${kind}: importing ${TEST_IMAGE} failed: ${(e as Error).message}\ndaemon log ends:\n${logTail}`);
+  }
+  return engine;
+}
+
+/** How long the last startEngine took: daemon until /_ping answered, and the image import. */
+export const timings = { startMs: 0, importMs: 0 };
+
+type ApiNetwork = { Id: string; Name: string; Driver?: string; Options?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } };
+
+/** The engine's networks, with the host bridges (docker names them; podman's are in its files) and subnets. */
+async function networksOf(kind: EngineKind, api: Engine["api"]): Promise<{ networks: ApiNetwork[]; bridges: string[]; subnets: string[] }> {
+  const networks: ApiNetwork[] = await api("GET", "/networks");
+  const bridges: string[] = [];
+  const subnets: string[] = [];
+  for (const n of networks) {
+    for (const c of n.IPAM?.Config ?? []) if (c.Subnet) subnets.push(c.Subnet);
+    const named = n.Options?.["com.docker.network.bridge.name"];
+    if (named) bridges.push(named);
+    else if (kind === "docker" && n.Driver === "bridge" && n.Name !== "bridge") bridges.push(`br-${n.Id.slice(0, 12)}`);
+  }
+  return { networks, bridges, subnets };
+}
+
+/**
+ * Before the daemon is stopped: remove every container (force), then every network and volume, so the engine
+ * itself takes down its bridges, rules, netns and container processes; note the bridges and subnets its
+ * networks had. Null when the daemon does not answer (then teardown falls back to names and records).
+ */
+async function drain(kind: EngineKind, api: Engine["api"], socket: string): Promise<{ bridges: string[]; subnets: string[] } | null> {
+  if (!(await ping(socket))) return null;
+  try {
+    const containers: { Id: string }[] = await api("GET", "/containers/json?all=1");
+    await Promise.all(containers.map((c) => api("DELETE", `/containers/${c.Id}?force=1&v=1`).catch(() => {})));
+    const { networks, bridges, subnets } = await networksOf(kind, api);
+    const builtin = new Set(["bridge", "host", "none", "podman"]);
+    await Promise.all(networks.filter((n) => !builtin.has(n.Name)).map((n) => api("DELETE", `/networks/${n.Id}`).catch(() => {})));
+    const volumes = await api("GET", "/volumes");
+    await Promise.all(((volumes?.Volumes ?? []) as { Name: string }[]).map((v) => api("DELETE", `/volumes/${encodeURIComponent(v.Name)}?force=1`).catch(() => {})));
+    return { bridges, subnets };
+  } catch {
+    return null;
+  }
+}
+
+if (import.meta.main) {
+  const cmd = process.argv[2];
+  if (cmd === "cleanup") {
+    const cleaned = await cleanupStale();
+    for (const d of cleaned) console.error(`engines: cleaned up ${d}`);
+    try {
+      if (readdirSync(STATE_ROOT).length === 0) rmSync(STATE_ROOT, { recursive: true, force: true });
+    } catch {}
+  } else {
+    console.error("usage: bun test/helpers/engines.ts cleanup");
+    process.exit(2);
+  }
+}
