@@ -9,7 +9,14 @@ export interface ClosableReporter extends Reporter {
   close(): Promise<void>;
 }
 
-const warn = (message: string) => logger.warn(message);
+/** Each distinct warning once a minute: an engine that is down is said once, not once per unit (or per watch pass). */
+const said = new Map<string, number>();
+const warn = (message: string) => {
+  const now = Date.now();
+  if (now - (said.get(message) ?? -Infinity) < 60_000) return;
+  said.set(message, now);
+  logger.warn(message);
+};
 
 /** No progress to show, only the engine's warnings: for status, metrics, reconcile and watch. */
 export const warningsReporter: Reporter = { plan() {}, update() {}, warn };

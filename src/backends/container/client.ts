@@ -33,7 +33,7 @@ export function findSocket(configured: string | undefined, env: Record<string, s
   if (configured) return { socket: configured, from: "docker.host in sv.yml" };
   const host = env.DOCKER_HOST;
   if (host) {
-    if (!host.startsWith("unix://")) throw new EngineUnreachable(`DOCKER_HOST=${host}: only unix:// sockets are supported`, { hint: CONNECT_HINT });
+    if (!host.startsWith("unix://")) throw new EngineUnreachable(`DOCKER_HOST=${host}: only unix:// sockets are supported; ${CONNECT_HINT}`);
     return { socket: host.slice("unix://".length), from: "DOCKER_HOST" };
   }
   const candidates = ["/var/run/docker.sock", "/run/podman/podman.sock", ...(env.XDG_RUNTIME_DIR ? [join(env.XDG_RUNTIME_DIR, "podman", "podman.sock")] : [])];
@@ -129,8 +129,9 @@ export class EngineClient {
     }
   }
 
+  /** Said per service (a reason in the store), so the way out is in the message itself. */
   private unreachable(why: string): EngineUnreachable {
-    return new EngineUnreachable(`container engine at ${this.socket} (${this.where.from}): ${why}`, { hint: CONNECT_HINT });
+    return new EngineUnreachable(`container engine at ${this.socket} (${this.where.from}): ${why}; ${CONNECT_HINT}`);
   }
 }
 
