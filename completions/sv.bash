@@ -11,7 +11,8 @@ _sv_flags() {
   local common="--root --json --quiet -q --log-format --wait-lock --no-wait-lock --help -h"
   case "$1" in
     up | start) echo "$common --recreate --no-recreate --remove-orphans" ;;
-    down | stop | restart | status | ps | validate | reconcile | metrics | health) echo "$common" ;;
+    down | stop) echo "$common --volumes" ;;
+    restart | status | ps | validate | reconcile | metrics | health) echo "$common" ;;
     logs | events) echo "$common --follow -f --lines -n" ;;
     list) echo "$common --tree" ;;
     watch) echo "$common --interval --listen" ;;

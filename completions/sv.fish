@@ -85,6 +85,7 @@ complete -c sv -n "__fish_seen_subcommand_from $__sv_with_common" -l no-wait-loc
 complete -c sv -n "__fish_seen_subcommand_from $__sv_commands" -s h -l help -d 'Show help'
 
 complete -c sv -n "__fish_seen_subcommand_from $__sv_with_names; and not __sv_exec_command" -a '(__sv_services)' -d service
+complete -c sv -n "__fish_seen_subcommand_from down stop" -l volumes -d 'With the whole project: also remove named volumes'
 complete -c sv -n "__fish_seen_subcommand_from logs events" -s f -l follow -d 'Keep printing new lines as they are written'
 complete -c sv -n "__fish_seen_subcommand_from logs events" -s n -l lines -x -d 'Lines to print from the end'
 complete -c sv -n "__fish_seen_subcommand_from up start" -l recreate -d 'Restart running units whose definition changed'
