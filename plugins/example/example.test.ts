@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Handle, Inspection, StartRequest } from "../../src/backends/backend.ts";
 import { createLocalBackend } from "../../src/backends/local/index.ts";
 import type { Project } from "../../src/config/schema.ts";
+import { SvError } from "../../src/errors.ts";
 import { projectPaths } from "../../src/paths.ts";
 import { isPortFree } from "../../src/runtime/ports.ts";
 import { backendContract, type Behaviour, type ExecBehaviour, type Rig } from "../../test/backends/contract.ts";
@@ -58,7 +59,7 @@ function execArgv(b: ExecBehaviour): string[] {
 /** The backend as sv makes it: the plugin's create, given the host sv gives every plugin. */
 function niceBackend(root: string) {
   const paths = projectPaths(root);
-  return plugin.create({ paths, project: { root, plugins: [] } as unknown as Project, local: createLocalBackend(paths) });
+  return plugin.create({ paths, project: { root, plugins: [] } as unknown as Project, local: createLocalBackend(paths), SvError });
 }
 
 /** Run the second sv; its stdout's first line, parsed. `onLine` sees the process once that line is in. */

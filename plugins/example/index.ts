@@ -3,7 +3,7 @@
 // 10). Everything but the command line is sv's own local backend (host.local): the gate, exit records,
 // stop and kill of the process group, logs, hooks and probes. Only types come from sv (`import type`),
 // so the compiled sv imports this file with nothing else to resolve.
-import type { Backend, BackendPlugin, Handle, Service, StartRequest } from "../../src/backends/plugin-api.ts";
+import type { Backend, BackendPlugin, Handle, PluginHost, Service, StartRequest } from "../../src/backends/plugin-api.ts";
 
 const KIND = "nice";
 const DEFAULT_NICENESS = 10;
@@ -12,16 +12,16 @@ const DEFAULT_NICENESS = 10;
 const isNice = (svc: Service) => svc.env.SV_BACKEND === KIND;
 
 /** The niceness a service asks for: SV_NICENESS, an integer 1-19, else the default. */
-function nicenessOf(svc: Service): number {
+function nicenessOf(host: PluginHost, svc: Service): number {
   const n = Number(svc.env.SV_NICENESS ?? DEFAULT_NICENESS);
-  if (!Number.isInteger(n) || n < 1 || n > 19) throw new Error(`${svc.name}: SV_NICENESS must be an integer from 1 to 19, got ${svc.env.SV_NICENESS}`);
+  if (!Number.isInteger(n) || n < 1 || n > 19) throw new host.SvError(`${svc.name}: SV_NICENESS must be an integer from 1 to 19, got ${svc.env.SV_NICENESS}`);
   return n;
 }
 
 /** The service's command under nice: a string runs through /bin/sh -c, as sv runs it; nice execs it, so the pid stays the service's. */
-function underNice(svc: Service): Service {
+function underNice(host: PluginHost, svc: Service): Service {
   const argv = typeof svc.command === "string" ? ["/bin/sh", "-c", svc.command] : svc.command;
-  return { ...svc, command: ["nice", "-n", String(nicenessOf(svc)), ...argv] };
+  return { ...svc, command: ["nice", "-n", String(nicenessOf(host, svc)), ...argv] };
 }
 
 /** Handles are the local backend's, tagged with this kind so that sv asks this backend about them. */
@@ -31,12 +31,13 @@ function local(h: Handle): Handle {
   return { ...h, kind: "process" };
 }
 
-function createNiceBackend(inner: Backend): Backend {
+function createNiceBackend(host: PluginHost): Backend {
+  const inner = host.local;
   return {
     kind: KIND,
     runs: isNice,
     async start(req: StartRequest) {
-      const started = await inner.start({ ...req, svc: underNice(req.svc) });
+      const started = await inner.start({ ...req, svc: underNice(host, req.svc) });
       return { ...started, handle: tagged(started.handle) };
     },
     inspect: (unit, h) => inner.inspect(unit, local(h)),
@@ -55,5 +56,5 @@ function createNiceBackend(inner: Backend): Backend {
 
 export default {
   kind: KIND,
-  create: (host) => createNiceBackend(host.local),
+  create: createNiceBackend,
 } satisfies BackendPlugin;

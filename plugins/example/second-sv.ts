@@ -3,12 +3,13 @@
 //   inspect ROOT UNIT HANDLE  print what a fresh nice backend sees of the unit
 import { createLocalBackend } from "../../src/backends/local/index.ts";
 import type { Project } from "../../src/config/schema.ts";
+import { SvError } from "../../src/errors.ts";
 import { projectPaths } from "../../src/paths.ts";
 import plugin from "./index.ts";
 
 const [mode, root, first, second] = process.argv.slice(2);
 const paths = projectPaths(root!);
-const backend = plugin.create({ paths, project: { root: root!, plugins: [] } as unknown as Project, local: createLocalBackend(paths) });
+const backend = plugin.create({ paths, project: { root: root!, plugins: [] } as unknown as Project, local: createLocalBackend(paths), SvError });
 if (mode === "start") {
   const started = await backend.start(JSON.parse(first!));
   process.stdout.write(`${JSON.stringify(started.handle)}\n`);

@@ -1,6 +1,7 @@
 // What a backend plugin is written against. Import it with `import type`: a plugin needs nothing of sv at
 // run time (the compiled sv imports the plugin's file; everything it may use of sv comes in `PluginHost`).
 import type { Project } from "../config/schema.ts";
+import type { SvError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import type { Backend } from "./backend.ts";
 
@@ -16,6 +17,12 @@ export interface PluginHost {
   project: Project;
   /** A backend of sv's own local processes (handles of kind "process"), for a plugin that wraps it. */
   local: Backend;
+  /**
+   * sv's error for what a user should read as one line (with `{ hint }`): an engine that cannot be reached,
+   * a bad setting. The running sv's own class (a plugin's import of errors.ts would be another one); anything
+   * else a backend throws is taken for a bug and printed whole.
+   */
+  SvError: typeof SvError;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { Project } from "../config/schema.ts";
-import { UsageError } from "../errors.ts";
+import { SvError, UsageError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { createLocalBackend } from "./local/index.ts";
 import type { BackendPlugin } from "./plugin-api.ts";
@@ -25,7 +25,7 @@ export async function loadPlugins(project: Project): Promise<BackendFactory[]> {
     const taken = BUILT_IN_KINDS.includes(plugin.kind) ? `sv's own ${plugin.kind} backend` : kinds.get(plugin.kind);
     if (taken) throw new UsageError(`plugin ${name}: the backend kind "${plugin.kind}" is already taken by ${taken}`, "give the plugin's backend a kind of its own");
     kinds.set(plugin.kind, `plugin ${name}`);
-    factories.push((paths, proj) => checkBackend(name, plugin, create(name, plugin, { paths, project: proj, local: createLocalBackend(paths) })));
+    factories.push((paths, proj) => checkBackend(name, plugin, create(name, plugin, { paths, project: proj, local: createLocalBackend(paths), SvError })));
   }
   return factories;
 }
