@@ -43,7 +43,7 @@ export default defineCommand({
     if (output.json) {
       console.log(
         JSON.stringify({
-          services: services.map((s) => ({ name: s.name, type: s.type, description: s.description, command: s.command, port: s.port ?? null, depends_on: s.dependsOn, instances: s.instances })),
+          services: services.map((s) => ({ name: s.name, type: s.type, description: s.description, command: s.command, port: s.port ?? null, depends_on: s.dependsOn, instances: s.instances, ...(s.container ? { image: s.container.image } : {}) })),
         }),
       );
     } else if (args.tree) console.log(renderTree(ctx.project));
@@ -51,7 +51,7 @@ export default defineCommand({
       console.log(
         renderTable(
           [{ header: "NAME" }, { header: "TYPE" }, { header: "PORT", align: "right" }, { header: "DEPENDS ON" }, { header: "COMMAND" }],
-          services.map((s) => [s.name, s.type, s.port === undefined ? "-" : String(s.port), dependsText(s) || "-", commandText(s.command)]),
+          services.map((s) => [s.name, s.type, s.port === undefined ? "-" : String(s.port), dependsText(s) || "-", s.container ? `${s.container.image}${s.container.command ? `: ${commandText(s.container.command)}` : ""}` : commandText(s.command)]),
         ),
       );
     }
