@@ -52,6 +52,8 @@ export interface Inspected {
   Config?: { Labels?: Record<string, string> };
 }
 
+/** How long one list answers inspects: a refresh's discovery and its inspects share it; a poll 10 ms later does not. */
+const SNAPSHOT_MS = 5;
 const LIVE_STATES = ["running", "paused", "restarting"];
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
 
@@ -95,20 +97,22 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     listing ??= engine()
       .json<Listed[]>("GET", "/containers/json", { query: { all: 1, filters: projectFilter(project) } })
       .then((rows) => new Map(rows.map((r) => [r.Id, r])))
-      .finally(() => setTimeout(() => (listing = null), 0));
+      .finally(() => setTimeout(() => (listing = null), SNAPSHOT_MS));
     return listing;
   }
 
+  /** After sv changes a container, the next inspect asks afresh. */
+  const invalidate = () => void (listing = null);
   const inspectFull = (ref: string) => engine().json<Inspected>("GET", `/containers/${encodeURIComponent(ref)}/json`);
-  const remove = (id: string) => engine().request("DELETE", `/containers/${id}`, { query: { force: 1 } }).then(() => undefined, (e) => (isMissing(e) ? undefined : Promise.reject(e)));
-  const signal = (id: string, sig: string) => engine().request("POST", `/containers/${id}/kill`, { query: { signal: sig } }).then(() => true, (e) => (isMissing(e) || isNotRunning(e) ? false : Promise.reject(e)));
+  const remove = (id: string) => engine().request("DELETE", `/containers/${id}`, { query: { force: 1 } }).finally(invalidate).then(() => undefined, (e) => (isMissing(e) ? undefined : Promise.reject(e)));
+  const signal = (id: string, sig: string) => engine().request("POST", `/containers/${id}/kill`, { query: { signal: sig } }).finally(invalidate).then(() => true, (e) => (isMissing(e) || isNotRunning(e) ? false : Promise.reject(e)));
 
   /** Wait until it is not running, at most `ms`; true if it stopped in time. */
   async function waitStopped(id: string, ms: number): Promise<boolean> {
     const deadline = performance.now() + ms;
     for (let pause = 5; ; pause = Math.min(pause * 2, 50)) {
       const state = await inspectFull(id).then((i) => i.State.Status, (e) => (isMissing(e) ? "removed" : Promise.reject(e)));
-      if (!LIVE_STATES.includes(state)) return true;
+      if (!LIVE_STATES.includes(state)) return invalidate(), true;
       if (performance.now() >= deadline) return false;
       await Bun.sleep(Math.min(pause, Math.max(0, deadline - performance.now())));
     }
@@ -174,7 +178,7 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
           // Closed meanwhile (a stop before release, by this sv or another): it never runs.
           if (adopted || aborted || existsSync(unbornMark(req.unit, handle.id))) return;
           try {
-            await engine().request("POST", `/containers/${handle.id}/start`);
+            await engine().request("POST", `/containers/${handle.id}/start`).finally(invalidate);
           } catch (e) {
             if (e instanceof EngineError && e.status === 304) return; // started already
             await remove(handle.id).catch(() => {});
@@ -244,7 +248,8 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     exitWatcher: (onEnd) => containerEvents(engine, project, onEnd),
 
     async discover(): Promise<Found[]> {
-      const rows = await engine().json<Listed[]>("GET", "/containers/json", { query: { all: 1, filters: projectFilter(project) } });
+      // The same list as the inspects of this refresh, when they come soon enough to share it.
+      const rows = [...(await snapshot()).values()];
       return rows
         .filter((r) => r.Labels?.[LABEL.root] === project.root && r.Labels?.[LABEL.unit])
         .map((r) => ({
