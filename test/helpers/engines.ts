@@ -10,7 +10,7 @@
 //
 // Every engine records itself in STATE_ROOT/<kind>-<ownerpid>-<n>/: `pid` (daemon pid and start ticks),
 // `record.json` (owner, the host's links/iptables/global paths before it started, what it is known to have made).
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,8 +19,11 @@ export const ENGINE_KINDS: EngineKind[] = ["podman", "docker"];
 export const TEST_IMAGE = "localhost/svbox:1";
 /** The Engine API version the helper speaks (dockerd 20.10 serves at most 1.41; podman takes any). */
 export const API_VERSION = "v1.41";
-/** Where each engine's private dirs and records live (well known: CI's cleanup reads it). */
-export const STATE_ROOT = "/tmp/sv-test-engines";
+/**
+ * Where each engine's private dirs and records live (well known: CI's cleanup reads it). SV_TEST_ENGINES_ROOT
+ * moves it, for a run in its own namespaces that must not judge (or be judged by) the host's engines.
+ */
+export const STATE_ROOT = process.env.SV_TEST_ENGINES_ROOT || "/tmp/sv-test-engines";
 
 export interface Engine {
   kind: EngineKind;
@@ -257,11 +260,30 @@ function removeCgroup(dir: string): void {
   run(["rmdir", dir]);
 }
 
-function removeGlobal(path: string, how: GlobalHow): void {
+/** Does the cgroup `dir` (with its children) hold no process? */
+function cgroupEmpty(dir: string): boolean {
+  try {
+    if (readFileSync(join(dir, "cgroup.procs"), "utf8").trim() !== "") return false;
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .every((e) => cgroupEmpty(join(dir, e.name)));
+  } catch {
+    return true;
+  }
+}
+
+/** Remove a cgroup tree once the processes just killed in it are gone (a busy cgroup cannot be removed). */
+async function removeCgroupTree(dir: string): Promise<void> {
+  if (!exists(dir)) return;
+  await waitUntil(() => cgroupEmpty(dir), 5_000);
+  removeCgroup(dir);
+}
+
+async function removeGlobal(path: string, how: GlobalHow): Promise<void> {
   if (!exists(path)) return;
   if (how === "file") rmSync(path, { force: true });
   else if (how === "tree") rmSync(path, { recursive: true, force: true });
-  else if (how === "cgroup") removeCgroup(path);
+  else if (how === "cgroup") await removeCgroupTree(path);
   else run(["rmdir", path]);
 }
 
@@ -272,6 +294,8 @@ interface Record_ {
   kind: EngineKind;
   dir: string;
   owner: { pid: number; ticks: number | null };
+  /** the owner's pid namespace and boot: pids in a record are only meaningful from the same ones */
+  where: string;
   daemon?: { pid: number; ticks: number | null };
   before: NetSnapshot;
   /**
@@ -290,15 +314,38 @@ interface Record_ {
   cgroupParent?: string;
 }
 
+/** This process's pid namespace and boot, as "pid:[INODE] BOOT-ID". */
+function here(): string {
+  let ns = "";
+  let boot = "";
+  try {
+    ns = readlinkSync("/proc/self/ns/pid");
+  } catch {}
+  try {
+    boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {}
+  return `${ns} ${boot}`;
+}
+
+/** Was the record written before this machine last booted (so nothing it names still runs)? */
+const rebooted = (where: string) => where.split(" ")[1] !== here().split(" ")[1];
+
 const recordFile = (dir: string) => join(dir, "record.json");
 const readRecord = (dir: string): Record_ | null => {
   try {
-    return JSON.parse(readFileSync(recordFile(dir), "utf8")) as Record_;
+    const r = JSON.parse(readFileSync(recordFile(dir), "utf8")) as Partial<Record_>;
+    if (!r.kind || !r.dir || !r.owner || !r.before) return null;
+    // records from before `where` and `base` existed: written in this namespace, alone
+    return { newGlobals: [], netnsBefore: [], bridges: [], subnets: [], ...r, where: r.where ?? here(), base: r.base ?? r.before } as Record_;
   } catch {
     return null;
   }
 };
-const writeRecord = (r: Record_) => writeFileSync(recordFile(r.dir), JSON.stringify(r));
+/** Written whole (a temp file renamed over it), so a reader never sees half a record. */
+const writeRecord = (r: Record_) => {
+  writeFileSync(`${recordFile(r.dir)}.new`, JSON.stringify(r));
+  renameSync(`${recordFile(r.dir)}.new`, recordFile(r.dir));
+};
 
 /** The records of other engines (any process) whose daemon still runs. */
 function othersLive(dir: string): Record_[] {
@@ -311,7 +358,8 @@ function othersLive(dir: string): Record_[] {
     const d = join(STATE_ROOT, n);
     if (d === dir) continue;
     const r = readRecord(d);
-    if (r && same(r.daemon)) found.push(r);
+    // a record from another pid namespace (or an unreadable one) cannot be judged from here: count it as live
+    if (r && (r.where !== here() || same(r.daemon))) found.push(r);
   }
   return found;
 }
@@ -400,7 +448,8 @@ function unmountUnder(dir: string): void {
 }
 
 /** The networks podman's netavark keeps in its config dir (the default one included): bridge names and subnets. */
-function podmanNetworks(dir: string): { bridges: string[]; subnets: string[] } {
+function podmanNetworks(dir: string): { names: string[]; bridges: string[]; subnets: string[] } {
+  const names: string[] = [];
   const bridges: string[] = [];
   const subnets: string[] = [];
   const netDir = join(dir, "net");
@@ -410,12 +459,22 @@ function podmanNetworks(dir: string): { bridges: string[]; subnets: string[] } {
   } catch {}
   for (const f of files) {
     try {
-      const n = JSON.parse(readFileSync(join(netDir, f), "utf8")) as { network_interface?: string; subnets?: { subnet?: string }[] };
+      const n = JSON.parse(readFileSync(join(netDir, f), "utf8")) as { name?: string; network_interface?: string; subnets?: { subnet?: string }[] };
+      if (n.name) names.push(n.name);
       if (n.network_interface) bridges.push(n.network_interface);
       for (const s of n.subnets ?? []) if (s.subnet) subnets.push(s.subnet);
     } catch {}
   }
-  return { bridges, subnets };
+  return { names, bridges, subnets };
+}
+
+/** The ids of the containers in a podman engine's store. */
+function containerIds(r: Record_): string[] {
+  try {
+    return readdirSync(join(r.dir, "root/overlay-containers")).filter((id) => /^[0-9a-f]{64}$/.test(id));
+  } catch {
+    return [];
+  }
 }
 
 /** Kill what is left of a container runtime's containers: runc state of ids the engine's dirs name. */
@@ -428,9 +487,7 @@ function killContainers(r: Record_): void {
       run(["runc", "--root", root, "delete", "-f", id]);
     }
   } else {
-    const store = join(r.dir, "root/overlay-containers");
-    if (!existsSync(store)) return;
-    for (const id of readdirSync(store)) {
+    for (const id of containerIds(r)) {
       if (!existsSync(join("/run/runc", id))) continue;
       run(["runc", "kill", id, "KILL"]);
       run(["runc", "delete", "-f", id]);
@@ -455,15 +512,19 @@ async function teardown(r: Record_, known: { bridges: string[]; subnets: string[
   await waitUntil(() => rest.every((p) => !alive(p)), 5_000);
 
   const shared = otherLive(r.kind, r.dir);
-  if (r.kind === "podman" && !shared && r.newGlobals.some((g) => g.path === "/run/containers/networks")) {
-    // aardvark-dns (podman's DNS server) outlives the service when containers were not removed
-    try {
-      const pid = Number(readFileSync("/run/containers/networks/aardvark-dns/aardvark.pid", "utf8").trim());
-      if (Number.isSafeInteger(pid) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "aardvark-dns") {
-        signal(pid, "SIGKILL");
-        await waitUntil(() => !alive(pid), 5_000);
-      }
-    } catch {}
+  if (r.kind === "podman") {
+    // aardvark-dns, podman's DNS server (one per host), outlives the service when containers were not removed;
+    // its config dir has a file per network. Ours go; the server too when no other podman is left to use it.
+    const aardvark = "/run/containers/networks/aardvark-dns";
+    for (const name of podmanNetworks(r.dir).names) if (name !== "podman") rmSync(join(aardvark, name), { force: true });
+    if (!shared)
+      try {
+        const pid = Number(readFileSync(join(aardvark, "aardvark.pid"), "utf8").trim());
+        if (Number.isSafeInteger(pid) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "aardvark-dns") {
+          signal(pid, "SIGKILL");
+          await waitUntil(() => !alive(pid), 5_000);
+        }
+      } catch {}
   }
   if (r.kind === "podman" && !shared) {
     // netns of containers that were never torn down
@@ -487,8 +548,10 @@ async function teardown(r: Record_, known: { bridges: string[]; subnets: string[
   // Without the daemon's own list of networks (it crashed), fall back to the kind's bridge names.
   purgeNet(r.kind, shared ? r.before : r.base, bridges, subnets, known === null && r.kind === "docker", shared);
 
-  if (r.cgroupParent) for (const d of cgroupDirs(r.cgroupParent)) removeCgroup(d);
-  if (!shared) for (const g of r.newGlobals) removeGlobal(g.path, g.how);
+  // cgroups: dockerd's are all under our --cgroup-parent; podman's are libpod_parent/libpod-ID per container
+  if (r.cgroupParent) for (const d of cgroupDirs(r.cgroupParent)) await removeCgroupTree(d);
+  if (r.kind === "podman") for (const id of containerIds(r)) for (const d of cgroupDirs(`libpod_parent/libpod-${id}`)) await removeCgroupTree(d);
+  if (!shared) for (const g of r.newGlobals) await removeGlobal(g.path, g.how);
 
   rmSync(r.dir, { recursive: true, force: true });
   if (existsSync(r.dir)) {
@@ -515,14 +578,16 @@ export async function cleanupStale(): Promise<string[]> {
     if (!r) {
       // a record never written: the engine did not get as far as starting a daemon
       const age = Date.now() - (statSafe(dir)?.mtimeMs ?? 0);
-      if (age > 60_000) {
+      if (age > 60_000 && !existsSync(recordFile(dir))) {
         unmountUnder(dir);
         rmSync(dir, { recursive: true, force: true });
         cleaned.push(dir);
       }
       continue;
     }
-    if (same(r.owner)) continue;
+    // pids recorded in another pid namespace mean nothing here: leave those to a cleanup run there
+    if (r.where !== here() && !rebooted(r.where)) continue;
+    if (r.where === here() && same(r.owner)) continue;
     await teardown(r, null);
     cleaned.push(dir);
   }
@@ -719,6 +784,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
     kind,
     dir,
     owner: { pid: process.pid, ticks: ticksOf(process.pid) },
+    where: here(),
     before,
     base: peer?.base ?? before,
     newGlobals: peer?.newGlobals ?? globalsOf(kind).filter((g) => !exists(g.path)),
