@@ -9,72 +9,19 @@ import { createLocalBackend } from "../../src/backends/local/index.ts";
 import type { Project } from "../../src/config/schema.ts";
 import { SvError } from "../../src/errors.ts";
 import { projectPaths } from "../../src/paths.ts";
-import { isPortFree } from "../../src/runtime/ports.ts";
-import { backendContract, type Behaviour, type ExecBehaviour, type Rig } from "../../test/backends/contract.ts";
+import { backendContract, type Rig } from "../../test/backends/contract.ts";
+import { execArgv, loopbackPorts, secondSv, shellCommand, shq, startThenKill } from "../../test/backends/rig-kit.ts";
 import { testService } from "../../test/backends/service.ts";
-import { BUN, fixture, fixtureCommand, freePort, isAlive, isListening, killAfterTest, sv, tempProject, unitStatus, waitFor } from "../../test/helpers/project.ts";
+import { fixtureCommand, freePort, isAlive, isListening, sv, tempProject, unitStatus, waitFor } from "../../test/helpers/project.ts";
 import plugin from "./index.ts";
 
 const SECOND_SV = join(import.meta.dir, "second-sv.ts");
-const SECOND_SV_TIMEOUT_MS = 15_000;
 const NICE = { SV_BACKEND: "nice" };
-
-const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** The shell command of a behaviour; `mark` records that it ran. */
-function shellCommand(b: Behaviour, mark: string, scratch: string): string {
-  const wait = (ms: number) => `sleep ${ms / 1000}`;
-  switch (b.kind) {
-    case "run":
-      return [mark, ...(b.log ?? []).map((l) => `echo ${shq(l)}`), "exec sleep 1000"].join("; ");
-    case "exit":
-      return `${mark}; ${wait(b.afterMs)}; exit ${b.code}`;
-    case "signal":
-      return `${mark}; ${wait(b.afterMs)}; kill -${b.signal.replace(/^SIG/, "")} $$`;
-    case "ignore-stop":
-      return `trap '' TERM INT; ${mark}; exec sleep 1000`;
-    case "leave-child": {
-      const out = shq(`${scratch}.child`);
-      return `${mark}; ${shq(BUN)} ${shq(fixture("tcp-server.ts"))} ${b.port} >${out} & until grep -q ready ${out} 2>/dev/null; do sleep 0.01; done; exit ${b.code}`;
-    }
-  }
-}
-
-function execArgv(b: ExecBehaviour): string[] {
-  switch (b.kind) {
-    case "exit": {
-      const out = b.stdout === undefined ? [] : [`echo ${shq(b.stdout)}`];
-      const err = b.stderr === undefined ? [] : [`echo ${shq(b.stderr)} >&2`];
-      return ["/bin/sh", "-c", [...out, ...err, `exit ${b.code}`].join("; ")];
-    }
-    case "hang":
-      return ["sleep", "30"];
-    case "hang-in-child":
-      return ["/bin/sh", "-c", "sleep 5; true"];
-    case "not-found":
-      return ["/nonexistent/sv-contract-command"];
-  }
-}
 
 /** The backend as sv makes it: the plugin's create, given the host sv gives every plugin. */
 function niceBackend(root: string) {
   const paths = projectPaths(root);
   return plugin.create({ paths, project: { root, plugins: [] } as unknown as Project, local: createLocalBackend(paths), SvError });
-}
-
-/** Run the second sv; its stdout's first line, parsed. `onLine` sees the process once that line is in. */
-async function secondSv<T>(args: string[], onLine: (proc: Bun.Subprocess) => void = () => {}): Promise<T> {
-  const proc = Bun.spawn([BUN, SECOND_SV, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: SECOND_SV_TIMEOUT_MS });
-  killAfterTest(proc.pid);
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`second sv ${args[0]} printed no line (exit ${await proc.exited}): ${await new Response(proc.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  onLine(proc);
-  return JSON.parse(text.slice(0, text.indexOf("\n"))) as T;
 }
 
 function niceRig(): Rig {
@@ -93,21 +40,9 @@ function niceRig(): Rig {
         return 0;
       }
     },
-    inspectElsewhere: (unit, handle) => secondSv<Inspection>(["inspect", p.root, unit, JSON.stringify(handle)]),
-    async startAndDie(req: StartRequest) {
-      let killed: Promise<unknown> = Promise.resolve();
-      const handle = await secondSv<Handle>(["start", p.root, JSON.stringify(req)], (proc) => {
-        proc.kill("SIGKILL");
-        killed = proc.exited;
-      });
-      await killed;
-      return handle;
-    },
-    portHeld: (port) => !isPortFree(port),
-    async occupyPort(port) {
-      const server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
-      return () => server.stop(true);
-    },
+    inspectElsewhere: (unit, handle) => secondSv<Inspection>(SECOND_SV, ["inspect", p.root, unit, JSON.stringify(handle)]),
+    startAndDie: (req: StartRequest) => startThenKill<Handle>(SECOND_SV, ["start", p.root, JSON.stringify(req)]),
+    ...loopbackPorts,
     freePort,
     address: "127.0.0.1",
   };

@@ -6,56 +6,26 @@
 import { afterAll, beforeAll, describe } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { StartRequest } from "../../src/backends/backend.ts";
+import type { Handle, StartRequest } from "../../src/backends/backend.ts";
 import { createContainerBackend } from "../../src/backends/container/index.ts";
 import type { Project, Service } from "../../src/config/schema.ts";
 import { projectPaths } from "../../src/paths.ts";
-import { isPortFree } from "../../src/runtime/ports.ts";
 import { ENGINE_KINDS, type Engine, TEST_IMAGE, startEngine } from "../helpers/engines.ts";
-import { BUN, freePort, killAfterTest, tempProject } from "../helpers/project.ts";
-import { backendContract, type Behaviour, type ExecBehaviour, type Rig } from "./contract.ts";
+import { freePort, tempProject } from "../helpers/project.ts";
+import { backendContract, type Behaviour, type Rig } from "./contract.ts";
+import { execArgv, loopbackPorts, shellCommand, shq, startThenKill } from "./rig-kit.ts";
 import { testService } from "./service.ts";
 
 const SECOND_SV = join(import.meta.dir, "container-sv.ts");
-const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const MARK = (name: string) => `echo ran >>/marks/${name}`;
 
-/** The behaviour's own script, run as the child of the init shell. */
-function body(b: Behaviour, name: string): string {
-  const wait = (ms: number) => `sleep ${ms / 1000}`;
-  switch (b.kind) {
-    case "run":
-      return [MARK(name), ...(b.log ?? []).map((l) => `echo ${shq(l)}`), "exec sleep 1000"].join("; ");
-    case "exit":
-      return `${MARK(name)}; ${wait(b.afterMs)}; exit ${b.code}`;
-    case "signal":
-      return `${MARK(name)}; ${wait(b.afterMs)}; kill -${b.signal.replace(/^SIG/, "")} $$`;
-    case "ignore-stop":
-      return `trap '' TERM INT; ${MARK(name)}; exec sleep 1000`;
-    case "leave-child":
-      return `${MARK(name)}; httpd -p 127.0.0.1:${b.port} -h /www; until wget -q -O /dev/null http://127.0.0.1:${b.port}/; do sleep 0.01; done; exit ${b.code}`;
-  }
-}
+/** The behaviour's own script, run as the child of the init shell; a left child is a busybox httpd on the host's network. */
+const body = (b: Behaviour, name: string) =>
+  shellCommand(b, MARK(name), "", (port) => `httpd -p 127.0.0.1:${port} -h /www; until wget -q -O /dev/null http://127.0.0.1:${port}/; do sleep 0.01; done`);
 
 /** PID 1: start the behaviour, pass TERM and INT on to it, exit with its status. */
 function init(script: string): string[] {
   return ["/bin/sh", "-c", `sh -c ${shq(script)} & c=$!; trap 'kill -TERM $c 2>/dev/null' TERM; trap 'kill -INT $c 2>/dev/null' INT; wait $c; s=$?; while kill -0 $c 2>/dev/null; do wait $c; s=$?; done; exit $s`];
-}
-
-function execArgv(b: ExecBehaviour): string[] {
-  switch (b.kind) {
-    case "exit": {
-      const out = b.stdout === undefined ? [] : [`echo ${shq(b.stdout)}`];
-      const err = b.stderr === undefined ? [] : [`echo ${shq(b.stderr)} >&2`];
-      return ["/bin/sh", "-c", [...out, ...err, `exit ${b.code}`].join("; ")];
-    }
-    case "hang":
-      return ["/bin/sleep", "30"];
-    case "hang-in-child":
-      return ["/bin/sh", "-c", "sleep 5; true"];
-    case "not-found":
-      return ["/nonexistent/sv-contract-command"];
-  }
 }
 
 function projectOf(root: string, engine: Engine): Project {
@@ -88,26 +58,9 @@ function containerRig(engine: Engine): Rig {
     },
     // Another sv shares nothing in memory with this one: a backend of its own, asking the engine afresh.
     inspectElsewhere: (unit, handle) => fresh().inspect(unit, handle),
-    async startAndDie(req: StartRequest) {
-      // Another sv creates the container and is killed before releasing it: nobody ever starts it.
-      const proc = Bun.spawn([BUN, SECOND_SV, "start", JSON.stringify({ ...project, services: undefined }), JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
-      killAfterTest(proc.pid);
-      const reader = proc.stdout.getReader();
-      let text = "";
-      while (!text.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`second sv printed no line (exit ${await proc.exited}): ${await new Response(proc.stderr).text()}`);
-        text += new TextDecoder().decode(value);
-      }
-      proc.kill("SIGKILL");
-      await proc.exited;
-      return JSON.parse(text.slice(0, text.indexOf("\n")));
-    },
-    portHeld: (port) => !isPortFree(port),
-    async occupyPort(port) {
-      const server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
-      return () => server.stop(true);
-    },
+    // Another sv creates the container and is killed before releasing it: nobody ever starts it.
+    startAndDie: (req: StartRequest) => startThenKill<Handle>(SECOND_SV, ["start", JSON.stringify({ ...project, services: undefined }), JSON.stringify(req)]),
+    ...loopbackPorts,
     freePort,
     address: "127.0.0.1",
     straysOutliveUnit: false,
