@@ -13,7 +13,8 @@ export function containerEvents(engine: () => EngineClient, project: Project, on
   let closed = false;
 
   async function run(): Promise<void> {
-    const filters = JSON.stringify({ type: ["container"], event: ["die"], label: [`${LABEL.project}=${project.name}`] });
+    // No `event: ["die"]` filter: podman 4.3 matches it against its own name for the event ("died"), so nothing comes.
+    const filters = JSON.stringify({ type: ["container"], label: [`${LABEL.project}=${project.name}`] });
     for (let backoff = 250; !closed; backoff = Math.min(backoff * 2, 10_000)) {
       abort = new AbortController();
       try {
@@ -24,8 +25,8 @@ export function containerEvents(engine: () => EngineClient, project: Project, on
             backoff = 250;
             const id: string | undefined = o.Actor?.ID ?? o.id;
             if (!id || (o.Action ?? o.status) !== "die" || !targets.has(id)) return;
-            dead.add(id);
-            onEnd();
+            // dockerd sends `die` before its container list says so; an inspect waits until the exit is recorded.
+            void engine().request("GET", `/containers/${id}/json`).catch(() => {}).then(() => (dead.add(id), onEnd()));
           },
           { query: { filters }, signal: abort.signal },
         );
