@@ -17,9 +17,10 @@ export interface StopResult {
 export function isOurGroup(pgid: number, startTicks: number): boolean {
   const leader = readStat(pgid);
   if (leader && !isDead(leader)) return leader.startTicks === startTicks;
-  // Leader gone: does the group still exist? kill(-pgid, 0) answers in a microsecond, where a /proc
-  // scan takes milliseconds. It counts zombies too, which is fine for deciding whether to signal.
-  return groupExists(pgid);
+  // Leader gone: does the group still exist? kill(-pgid, 0) answers in a microsecond; only when it says
+  // yes is /proc scanned, since it counts zombies too: a group of only zombies (its leader not yet reaped
+  // by a slow PID 1) has nothing running, and "was it running?" must say no.
+  return groupExists(pgid) && groupMembers(pgid).length > 0;
 }
 
 function groupExists(pgid: number): boolean {
