@@ -4,13 +4,24 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Engine } from "../helpers/engines.ts";
 import { freePort, sv, unitStatus } from "../helpers/project.ts";
 import { HTTPD, TEST_IMAGE, containerProject, expectNothingLeft, idle, leftovers, onEachEngine } from "./support.ts";
+
+/** The network's gateway and the host's UDP listeners on its port 53 (`ss -ulpn`), for a failure's message. */
+async function dnsOnGateway(engine: Engine, network: string): Promise<string> {
+  const gateway = ((await engine.api("GET", `/networks/${network}`)).IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).join(",");
+  const listeners = Bun.spawnSync(["ss", "-ulpn"]).stdout.toString().split("\n").filter((l) => gateway && l.includes(`${gateway}:53 `));
+  return `gateway ${gateway}; on its port 53: ${listeners.map((l) => l.replace(/\s+/g, " ").trim()).join(" | ") || "nothing"}`;
+}
 
 onEachEngine("containers: network, volumes, hooks", (engine) => {
   test("a container reaches its container dependency by service name and container port on the project network", async () => {
     const port = freePort();
-    const probe = "env | grep ^DB_ | sort > /out/env; timeout 3 wget -qO- http://$DB_HOST:$DB_PORT/ > /out/got 2> /out/err";
+    // On a failure, the container also says which resolver it asked and what it answered.
+    const probe =
+      "env | grep ^DB_ | sort > /out/env; timeout 3 wget -qO- http://$DB_HOST:$DB_PORT/ > /out/got 2> /out/err || " +
+      "{ s=$?; { grep nameserver /etc/resolv.conf; nslookup $DB_HOST; } > /out/dns 2>&1; exit $s; }";
     const p = containerProject(engine(), {
       db: { image: TEST_IMAGE, pull: "never", command: HTTPD, ports: [`127.0.0.1:${port}:80`], health_check: { type: "http", url: `http://127.0.0.1:${port}/`, interval: "100ms" } },
       api: { image: TEST_IMAGE, pull: "never", type: "oneshot", command: ["/bin/sh", "-c", probe], volumes: ["./out:/out"], depends_on: { db: { condition: "healthy" } } },
@@ -19,8 +30,10 @@ onEachEngine("containers: network, volumes, hooks", (engine) => {
 
     const up = await sv(p.root, ["up"]);
     const read = (f: string) => (existsSync(join(p.root, "out", f)) ? p.read(`out/${f}`) : null);
-    // On a failure, what wget said (DNS on the engine's user network) is part of what is compared.
-    expect({ code: up.code, stderr: up.stderr, wget: read("err") }).toEqual({ code: 0, stderr: "", wget: "" });
+    // On a failure, what wget said (DNS on the engine's user network) is part of what is compared, with who
+    // on the host serves DNS on the network's gateway (podman: an aardvark-dns).
+    const dnsServer = up.code === 0 ? null : await dnsOnGateway(engine(), `${p.name}-sv`);
+    expect({ code: up.code, stderr: up.stderr, wget: read("err"), dns: read("dns"), dnsServer }).toEqual({ code: 0, stderr: "", wget: "", dns: null, dnsServer: null });
     expect(up.stdout).toMatch(/^✓ db running \(pid \d+\) in \d+ ms\n✓ api completed in \d+ ms\n$/);
     expect(read("env")).toBe("DB_ADDR=db:80\nDB_HOST=db\nDB_PORT=80\n");
     expect(read("got")).toBe("hello\n");
