@@ -3,7 +3,7 @@
 // engines run side by side, and stop() leaves no daemon, socket, bridge or iptables rule behind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { ENGINE_KINDS, type Engine, type EngineKind, type NetSnapshot, TEST_IMAGE, netDiff, netSnapshot, sharesHost, startEngine } from "../helpers/engines.ts";
+import { ENGINE_KINDS, type Engine, type EngineKind, type NetSnapshot, TEST_IMAGE, netDiff, netSnapshot, othersOnHost, startEngine } from "../helpers/engines.ts";
 import { freePort, isAlive, waitFor } from "../helpers/project.ts";
 
 const LABEL = "sv.test=fixture";
@@ -70,11 +70,12 @@ async function publishedPort(engine: Engine, name: string): Promise<void> {
 
 /**
  * stop() the engines and check they left nothing: no daemon, socket or dir, and the host's links and iptables as
- * before they started. When another engine of a kind runs beside them (a concurrent test run), the kind's shared
- * chains stay until the last one stops: then only what was their own (bridges, rules naming them) must be gone.
+ * before they started. When other engines run on the host too (a concurrent test run), they change the host
+ * meanwhile (and a kind's shared chains stay until the last engine of it stops): then only what was these
+ * engines' own (their bridges, rules naming them) must be gone.
  */
 async function stopAndCheck(engines: Engine[], before: NetSnapshot): Promise<void> {
-  const shared = engines.some((e) => sharesHost(e));
+  const shared = othersOnHost(engines);
   const own = (await Promise.all(engines.map((e) => e.footprint()))).flatMap((f) => f.bridges);
   for (const engine of engines) await engine.stop();
   for (const engine of engines) {

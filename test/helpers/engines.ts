@@ -10,7 +10,7 @@
 //
 // Every engine records itself in STATE_ROOT/<kind>-<ownerpid>-<n>/: `pid` (daemon pid and start ticks),
 // `record.json` (owner, the host's links/iptables/global paths before it started, what it is known to have made).
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -372,6 +372,16 @@ export function sharesHost(engine: Pick<Engine, "kind" | "dir">): boolean {
   return otherLive(engine.kind, engine.dir);
 }
 
+/**
+ * Does anything else on this host change links and iptables while `engines` run: another recorded engine (of any
+ * kind, any process), or a podman or dockerd nobody recorded? Then a before/after comparison of the whole host
+ * cannot be pinned on `engines`.
+ */
+export function othersOnHost(engines: Pick<Engine, "dir">[]): boolean {
+  const mine = new Set(engines.map((e) => e.dir));
+  return othersLive("").some((r) => !mine.has(r.dir)) || ENGINE_KINDS.some((k) => foreignDaemon(k));
+}
+
 /** Daemons of each kind, by process name: any of them running, not ours, shares the kind's chains and files. */
 const KIND_DAEMONS: Record<EngineKind, string[]> = { podman: ["podman", "conmon"], docker: ["dockerd", "containerd"] };
 
@@ -695,10 +705,31 @@ let seq = 0;
 const live = new Set<Record_>();
 let exitHook = false;
 
-/** Host addresses and routes, and the subnets other live engines hold: what a new engine's networks must avoid. */
+/**
+ * IPv4 addresses something listens on for DNS (UDP port 53). An aardvark-dns (podman's DNS server, one per host)
+ * whose podman went away without tearing its networks down keeps its gateway addresses bound after the bridge is
+ * gone; a new network on that subnet would then get no name resolution.
+ */
+function dnsListeners(): string[] {
+  let text = "";
+  try {
+    text = readFileSync("/proc/net/udp", "utf8");
+  } catch {}
+  const found: string[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const local = line.trim().split(/\s+/)[1];
+    const [hex, port] = local?.split(":") ?? [];
+    if (!hex || port !== "0035" || hex.length !== 8) continue;
+    const octets = [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    found.push(`${octets.join(".")}/32`);
+  }
+  return found;
+}
+
+/** Host addresses, routes and DNS listeners, and the subnets other live engines hold: what a new engine must avoid. */
 function usedNets(dir: string): string {
   const others = othersLive(dir).flatMap((r) => r.subnets);
-  return [run(["ip", "-o", "-4", "addr"]).out, run(["ip", "-4", "route"]).out, ...others].join("\n");
+  return [run(["ip", "-o", "-4", "addr"]).out, run(["ip", "-4", "route"]).out, ...dnsListeners(), ...others].join("\n");
 }
 
 /**
@@ -759,6 +790,37 @@ function podmanDefaultNetwork(bridge: string, bridgeNet: string): string {
   );
 }
 
+/**
+ * podman names a new network's bridge podmanN, N the first number no network in its own config dir and no host
+ * link has; the bridge appears only when a container first joins. Two podman engines (say two test processes)
+ * that both create a network before either starts a container so pick the same bridge, and the first to stop
+ * tears down the other's network. Each engine renames its networks' bridges to names of its own the moment the
+ * config file appears (podman rereads its config dir when the dir changes; a network created with the
+ * com.docker.network.bridge.name option keeps the name it asked for).
+ */
+function ownBridgeNames(netDir: string, prefix: string): { close(): void } {
+  let n = 0;
+  const rename = (file: string) => {
+    const path = join(netDir, file);
+    let net: { network_interface?: string };
+    try {
+      net = JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      return; // gone, or not written whole yet: its next event comes
+    }
+    if (!net.network_interface || !/^podman\d+$/.test(net.network_interface)) return;
+    net.network_interface = `${prefix}n${++n}`.slice(0, 15);
+    const tmp = join(netDir, `.${file}.sv-tmp`);
+    writeFileSync(tmp, JSON.stringify(net, null, 5));
+    renameSync(tmp, path);
+  };
+  const watcher = watch(netDir, (_event, file) => {
+    if (typeof file === "string" && file.endsWith(".json")) rename(file);
+  });
+  watcher.unref();
+  return watcher;
+}
+
 /** Start an engine of `kind` on a private socket, with TEST_IMAGE imported. stop() it when done. */
 export async function startEngine(kind: EngineKind): Promise<Engine> {
   await cleanupStale();
@@ -795,12 +857,14 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
   writeRecord(record);
 
   let argv: string[];
+  const watchers: { close(): void }[] = [];
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   delete env.DOCKER_HOST;
   if (kind === "podman") {
     for (const d of ["root", "run", "tmp", "net"]) mkdirSync(join(dir, d), { recursive: true });
     writeFileSync(join(dir, "containers.conf"), podmanConf(dir, plan.pool, plan.poolSize));
     writeFileSync(join(dir, "net/podman.json"), podmanDefaultNetwork(bridge, plan.bridgeNet));
+    watchers.push(ownBridgeNames(join(dir, "net"), bridge));
     writeFileSync(join(dir, "storage.conf"), `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
     env.CONTAINERS_CONF = join(dir, "containers.conf");
     env.CONTAINERS_STORAGE_CONF = join(dir, "storage.conf");
@@ -892,6 +956,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
         // podman keeps its networks' bridges and subnets in files the drain removes: note them first
         const files = kind === "podman" ? podmanNetworks(dir) : { bridges: [], subnets: [] };
         const known = await drain(kind, api, socket);
+        for (const w of watchers) w.close();
         live.delete(record);
         await teardown(record, known && { bridges: [...files.bridges, ...known.bridges], subnets: [...files.subnets, ...known.subnets] });
       })();
