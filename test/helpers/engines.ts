@@ -904,6 +904,11 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
       `base=${plan.pool},size=${plan.poolSize}`,
       "--cgroup-parent",
       `/${record.cgroupParent}`,
+      // dockerd removes and re-creates its DOCKER chains when it starts, dropping every rule another dockerd on the
+      // host has there (a machine's own, or another test process's): so ours leaves iptables (and ip_forward) alone.
+      // Published ports still work (docker-proxy), and so do names and traffic on a network (one bridge).
+      // SV_TEST_DOCKERD_IPTABLES=1 gives it its NAT rules back, for a host where it is the only dockerd.
+      ...(process.env.SV_TEST_DOCKERD_IPTABLES === "1" ? [] : ["--iptables=false", "--ip-forward=false"]),
     ];
   }
 
