@@ -35,7 +35,15 @@ export interface Settings {
   portBase: number;
   json?: string;
   keep: boolean;
+  /** Container phases: the engines to run them on, in order. */
+  engines: ("podman" | "docker")[];
+  /** Containers running during container-status. */
+  containersN: number;
+  /** Untimed runs through the recording proxy after each container phase's timed runs. */
+  profileRuns: number;
 }
+
+export const ENGINE_NAMES = ["podman", "docker"] as const;
 
 export const HELP = `Usage: scripts/bench [OPTIONS]
 
@@ -56,20 +64,46 @@ Benchmarks sv against supervisord, PM2 and runit on a project of N tiny TCP serv
 and prints median, min and max per tool, with sv's targets (up <= 150 ms, status <= 25 ms, down <= 150 ms,
 crash <= 100 ms, rss <= 60 MiB), then one side-by-side table of medians with the ratio sv/runit.
 
+With --containers (or container phases named in --phases), sv's container backend on each --engine: a private
+podman API service or dockerd on its own socket (test/helpers/engines.ts; image localhost/svbox:1, busybox httpd
+publishing 127.0.0.1:PORT -> 80), stopped with everything in it after its last phase, on an error or on Ctrl-C.
+Each phase is measured against the same API calls made by a minimal Bun script (scripts/benchmark/containers/
+raw.ts, fixed API version, sv's own create body), in the same runs: the "api" rows.
+  container-start   \`sv up web\` of a one-container project -> its host port accepts, vs raw.ts's POST
+                    /containers/create + /start timed from before the create to the first accept (they
+                    alternate; each container removed before the next)                          (<= 1.2x api)
+  container-status  \`sv status --json\` with --containers-n running; api: raw.ts's one list call with the
+                    project's label filter                                                        (<= 30 ms)
+  container-heal    POST /containers/{id}/kill?signal=KILL under \`sv watch\` (5 containers, each killed at
+                    most once every 13 s) -> its host port refuses, then accepts again; api: a raw
+                    create+start right before each kill                                         (<= 1.5x api)
+  container-heal0   the same with restart_delay: 0s
+"HTTP answered" is shown beside each accept: dockerd's userland proxy accepts on the host port as soon as the
+start call sets it up, long before the container listens. Then --profile-runs untimed runs per phase send sv's
+engine traffic through a recording unix-socket proxy (sv.yml's docker.host is a symlink, re-pointed at it): each
+request sv makes, when and for how long, sv's time before its first request and between requests, the engine's
+die event, and the requests per \`sv status\`.
+
 Options:
   --n N               services for up, up-noport, down, crash, crash0, rss and idle (default 50)
   --status-n N        services running during status (default 100)
-  --runs N            timed runs of up, up-noport and down per tool (default 7)
-  --warmup N          untimed runs before them (default 1)
-  --status-runs N     timed runs of status per tool (default 30)
+  --runs N            timed runs of up, up-noport, down and container-start per tool (default 7)
+  --warmup N          untimed runs before them (and before the crash and heal kills) (default 1)
+  --status-runs N     timed runs of status and container-status per tool (default 30)
   --status-warmup N   untimed status runs first (default 3)
-  --crash-runs N      timed kills per tool in crash and crash0 (default 15; each of the N services at most
-                      once every 13 s, so sv's backoff is back at restart_delay for every kill)
+  --crash-runs N      timed kills per tool in crash, crash0, container-heal and container-heal0 (default 15;
+                      each service at most once every 13 s, so sv's backoff is back at restart_delay for every kill)
   --watch-runs N      samples per tool of rss and idle (default 3)
   --idle-seconds S    length of one idle sample (default 10)
   --only LIST         tools to run, comma-separated: ${TOOL_NAMES.join(",")} (default all; missing ones are skipped)
   --skip LIST         tools to leave out
-  --phases LIST       phases to run, comma-separated (default all)
+  --phases LIST       phases to run, comma-separated (default every process phase: up … idle)
+  --containers        run the container phases (container-start, container-status, container-heal,
+                      container-heal0) on each --engine; with --phases, besides the ones it names
+  --engine LIST       engines for the container phases, in order: podman, docker (default both; needs root,
+                      podman / dockerd, runc and busybox-static)
+  --containers-n N    containers running during container-status (default 20)
+  --profile-runs N    untimed runs through the recording proxy per container phase (default 3)
   --sv PATH           the sv binary (default dist/sv; build it with npm run build)
   --pm2 PATH          the pm2 CLI (default pm2 on PATH, else /tmp/pm2/node_modules/.bin/pm2)
   --runit DIR         a directory with runit's runsvdir, runsv and sv (default: Debian's runit package, fetched
@@ -104,8 +138,14 @@ function list(value: string | undefined, allowed: string[], flag: string): strin
   return items;
 }
 
+/** --phases plus, with --containers, every container phase (null: neither given, the default set). */
+function containerPhases(named: string[] | null, added: string[]): string[] | null {
+  if (added.length === 0) return named;
+  return [...new Set([...(named ?? []), ...added])];
+}
+
 /** Parse argv; null when --help was asked for. Throws a one-line message on a usage error. */
-export function parseOptions(argv: string[], phaseIds: string[]): Settings | null {
+export function parseOptions(argv: string[], phaseIds: string[], containerPhaseIds: string[] = []): Settings | null {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -133,6 +173,10 @@ export function parseOptions(argv: string[], phaseIds: string[]): Settings | nul
       json: { type: "string" },
       keep: { type: "boolean" },
       quick: { type: "boolean" },
+      containers: { type: "boolean" },
+      engine: { type: "string" },
+      "containers-n": { type: "string" },
+      "profile-runs": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -154,7 +198,7 @@ export function parseOptions(argv: string[], phaseIds: string[]): Settings | nul
     watchRuns: count(values["watch-runs"], quick ? 2 : 3, "--watch-runs"),
     idleSeconds: count(values["idle-seconds"], quick ? 5 : 10, "--idle-seconds"),
     tools: TOOL_NAMES.filter((t) => only.includes(t) && !skip.includes(t)),
-    phases: list(values.phases, phaseIds, "--phases"),
+    phases: containerPhases(list(values.phases, [...phaseIds, ...containerPhaseIds], "--phases"), values.containers ? containerPhaseIds : []),
     sv: resolve(values.sv ?? `${REPO}/dist/sv`),
     pm2: values.pm2 === undefined ? undefined : resolve(values.pm2),
     runit: values.runit === undefined ? undefined : resolve(values.runit),
@@ -164,6 +208,9 @@ export function parseOptions(argv: string[], phaseIds: string[]): Settings | nul
     portBase: count(values["port-base"], 21000, "--port-base", 1024),
     json: values.json,
     keep: values.keep ?? false,
+    engines: (list(values.engine, [...ENGINE_NAMES], "--engine") ?? [...ENGINE_NAMES]) as Settings["engines"],
+    containersN: count(values["containers-n"], 20, "--containers-n"),
+    profileRuns: count(values["profile-runs"], 3, "--profile-runs", 0),
   };
   if (settings.tools.length === 0) throw new Error("no tools left to run (check --only and --skip)");
   return settings;

@@ -30,6 +30,8 @@ export interface PhaseCtx {
   session: Session;
   services: ServiceSpec[];
   ports: number[];
+  /** Ports beyond one per service (Phase.sparePorts), e.g. for a baseline measured beside the tool. */
+  spare: number[];
   /** This session's copy of the service program; its processes are found by this path in /proc. */
   program: string;
   settings: Settings;
@@ -41,6 +43,8 @@ export interface PhaseCtx {
   hello: string | null;
   /** Progress lines for stderr. */
   log(line: string): void;
+  /** Figures a phase's profile finds, copied to the row (Row.stats). */
+  stats: Record<string, number | string>;
   /** Set by the supervised phases' setup. */
   supervisor?: Supervisor;
   /** Service index -> performance.now() of its last crash (supervised phases). */
@@ -62,6 +66,26 @@ export interface Sample {
   closedMs?: number;
   /** rss: the peak RSS so far (VmHWM), MiB. */
   peakMiB?: number;
+  /** Containers: when the port first answered an HTTP GET, from the same start. */
+  servingMs?: number;
+  /** Containers: the raw API baseline measured in the same run (create+start -> port accepts). */
+  rawMs?: number;
+  /** Where the time went, in ms from the same start (e.g. noticed, created, started), for the log and the JSON. */
+  parts?: Record<string, number>;
+}
+
+/** Rows derived from a phase's samples: a baseline measured beside the tool in the same runs, shown as its own row. */
+export interface Companion {
+  tool: string;
+  pick(s: Sample): number | undefined;
+}
+
+/** A target relative to a baseline in the same samples: median(value) / median(baseline) <= max. */
+export interface RatioTarget {
+  max: number;
+  /** What the baseline is, for the report (e.g. "raw"). */
+  of: string;
+  baseline(s: Sample): number | undefined;
 }
 
 export interface Phase {
@@ -79,6 +103,24 @@ export interface Phase {
   warmup(s: Settings): number;
   /** Only these tools (default: all). */
   tools?: string[];
+  /** Shown in the PHASE column (default: id), e.g. container-start/podman. */
+  label?: string;
+  /** The container engine this phase runs on (container phases only). */
+  engine?: string;
+  /** Why the phase cannot run here (then it is skipped, with this note), or null. */
+  unavailable?(): string | null;
+  /** Ports to allocate beyond one per service (ctx.spare). */
+  sparePorts?: number;
+  /** Service names (default s001, s002, …). */
+  serviceName?(index: number): string;
+  /** Opens the session itself instead of the tool's open() (container phases: an sv project of image: services). */
+  session?(dir: string, services: ServiceSpec[], settings: Settings, log: (line: string) => void): Promise<Session>;
+  /** A target relative to a baseline measured in the same runs (checked besides `target`). */
+  ratioTarget?: RatioTarget;
+  /** Extra rows derived from each sample (a baseline measured in the same runs). */
+  companions?: Companion[];
+  /** Untimed runs after the timed ones (e.g. through a recording proxy): lines for the report. */
+  profile?(ctx: PhaseCtx): Promise<string[]>;
   /** Config changes for this phase (e.g. sv's restart_delay); only for the tools listed in `tools`. */
   open?: OpenOptions;
   setup?(ctx: PhaseCtx): Promise<void>;
@@ -87,12 +129,12 @@ export interface Phase {
   teardown?(ctx: PhaseCtx): Promise<void>;
 }
 
-function commandOptions(ctx: PhaseCtx): RunOptions {
+export function commandOptions(ctx: PhaseCtx): RunOptions {
   return { cwd: ctx.session.dir, env: ctx.session.env, timeoutMs: ctx.budget() };
 }
 
 /** A reason to stop waiting: the command already exited with a failure. */
-function failedEarly(started: Started): () => string | null {
+export function failedEarly(started: Started): () => string | null {
   return () => (started.result && started.result.code !== 0 ? describeFailure(started.result) : null);
 }
 
@@ -202,11 +244,11 @@ export const downPhase: Phase = {
 // runsvdir and its runsv's).
 
 /** After a restart, before the next kill: longer than supervisord's startsecs and PM2's min_uptime (1 s each). */
-const CRASH_SETTLE_MS = 1500;
+export const CRASH_SETTLE_MS = 1500;
 /** Before killing the same service again: sv forgets past failures after 10 s up (and a full pass, every 2 s). */
-const SAME_SERVICE_GAP_MS = 13_000;
+export const SAME_SERVICE_GAP_MS = 13_000;
 /** Supervised phases let the supervisor run this long before the first measurement. */
-const SUPERVISED_WARM_MS = 3000;
+export const SUPERVISED_WARM_MS = 3000;
 /** rss: the first sample after this long running; every later one this long after a crash/restart cycle. */
 const RSS_FIRST_MS = 5000;
 const RSS_AFTER_CRASH_MS = 2000;

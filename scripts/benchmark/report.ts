@@ -12,6 +12,10 @@ export interface Row {
   load: string;
   /** Whole-machine CPU busy % while this row ran (this benchmark included). */
   busyPct: number;
+  /** What the phase's profile runs found, printed under the table. */
+  notes?: string[];
+  /** Figures from the profile runs for the side-by-side table (e.g. engine requests per command). */
+  stats?: Record<string, number | string>;
 }
 
 export function median(xs: number[]): number {
@@ -23,10 +27,38 @@ export function median(xs: number[]): number {
 const fmt = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2);
 
-/** Does this row meet the phase's target? Only sv has targets. */
+/** median(value) / median(baseline) of a row whose phase has a ratio target, or undefined. */
+export function ratioOf(row: Row | undefined): number | undefined {
+  const rt = row?.phase.ratioTarget;
+  if (!row || !rt) return undefined;
+  const v = medianOf(row);
+  const b = medianOf(row, rt.baseline);
+  return v !== undefined && b ? v / b : undefined;
+}
+
+/** Does this row meet the phase's targets (absolute, and relative to its baseline)? Only sv has targets. */
 export function verdict(row: Row): "ok" | "MISS" | null {
-  if (row.tool !== "sv" || row.phase.target === undefined || row.samples.length === 0) return null;
-  return median(row.samples.map((s) => s.value)) <= row.phase.target ? "ok" : "MISS";
+  if (row.tool !== "sv" || row.samples.length === 0) return null;
+  const checks: boolean[] = [];
+  if (row.phase.target !== undefined) checks.push(median(row.samples.map((s) => s.value)) <= row.phase.target);
+  const ratio = ratioOf(row);
+  if (row.phase.ratioTarget && ratio !== undefined) checks.push(ratio <= row.phase.ratioTarget.max);
+  if (checks.length === 0) return null;
+  return checks.every(Boolean) ? "ok" : "MISS";
+}
+
+/** The TARGET cell: `<=25 ok`, `<=1.2x raw (1.07) ok`. */
+function targetCell(r: Row): string {
+  if (r.tool !== "sv") return "";
+  const parts: string[] = [];
+  if (r.phase.target !== undefined) parts.push(`<=${r.phase.target}`);
+  const rt = r.phase.ratioTarget;
+  if (rt) {
+    const ratio = ratioOf(r);
+    parts.push(`<=${rt.max}x ${rt.of}${ratio !== undefined ? ` (${ratio.toFixed(2)})` : ""}`);
+  }
+  const v = verdict(r);
+  return parts.length ? `${parts.join(", ")}${v ? ` ${v}` : ""}` : "";
 }
 
 /** The results table: one line per phase and tool. */
@@ -35,9 +67,8 @@ export function renderTable(rows: Row[]): string {
   const body = rows.map((r) => {
     const xs = r.samples.map((s) => s.value);
     const exits = r.samples.map((s) => s.exitMs).filter((x): x is number => x !== undefined);
-    const v = verdict(r);
     return [
-      r.phase.id,
+      r.phase.label ?? r.phase.id,
       String(r.services),
       r.tool,
       xs.length ? fmt(median(xs)) : "-",
@@ -46,7 +77,7 @@ export function renderTable(rows: Row[]): string {
       r.phase.unit ?? "ms",
       r.error ? `${xs.length} FAIL` : String(xs.length),
       exits.length ? fmt(median(exits)) : "",
-      r.phase.target !== undefined && r.tool === "sv" ? `<=${r.phase.target}${v ? ` ${v}` : ""}` : "",
+      targetCell(r),
       r.phase.reference?.[r.tool] !== undefined ? String(r.phase.reference[r.tool]) : "",
       r.load,
       `${r.busyPct.toFixed(0)}%`,
@@ -95,6 +126,8 @@ function medianOf(row: Row | undefined, pick: (s: Sample) => number | undefined 
  * `status ÷ hello world` is each tool's status median over the hello-world median measured in the same row.
  */
 export function renderComparison(rows: Row[]): string {
+  rows = rows.filter((r) => r.phase.engine === undefined);
+  if (rows.length === 0) return "";
   const tools = [...new Set(rows.map((r) => r.tool))];
   const withRatio = tools.includes("sv") && tools.includes("runit");
   const find = (phase: string, tool: string) => rows.find((r) => r.phase.id === phase && r.tool === tool);
@@ -130,6 +163,122 @@ export function renderComparison(rows: Row[]): string {
   const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
   const out = [row(header), rule, ...lines.map(row)];
   if (withRatio) out.push("", "sv/runit: sv's median over runit's (the sv-only rows: over runit's up, and runit's crash)");
+  if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
+  return out.join("\n");
+}
+
+/** One line of the container table: a median (of a row's samples, or one field of them), a ratio, or a profile figure. */
+interface ContainerMeasurement {
+  label: (n: number) => string;
+  phase: string;
+  tool?: string;
+  pick?: (s: Sample) => number | undefined;
+  unit?: string;
+  /** The row's ratio target: median / median(baseline), with its verdict. */
+  ratio?: boolean;
+  /** median of this phase's sv row over the median of `over`'s sv row (same engine). */
+  over?: string;
+  /** A figure of the row's profile runs (Row.stats). */
+  stat?: string;
+  /** median(pick) / median(per) of the same row's samples. */
+  per?: (s: Sample) => number | undefined;
+  /** With `stat`: the figure over median(statPer) of the row's samples. */
+  statPer?: (s: Sample) => number | undefined;
+}
+
+const CONTAINER_MEASUREMENTS: ContainerMeasurement[] = [
+  { label: () => "start: `sv up web` -> host port accepts", phase: "container-start", unit: "ms" },
+  { label: () => "start: raw create+start -> host port accepts", phase: "container-start", pick: (s) => s.rawMs, unit: "ms" },
+  { label: () => "start: sv / raw (target <= 1.2)", phase: "container-start", ratio: true },
+  { label: () => "start: `sv up web` -> HTTP answered", phase: "container-start", pick: (s) => s.servingMs, unit: "ms" },
+  { label: () => "start: raw -> HTTP answered", phase: "container-start", pick: (s) => s.parts?.rawServing, unit: "ms" },
+  { label: () => "start: sv / raw, until HTTP answered", phase: "container-start", pick: (s) => s.servingMs, per: (s) => s.parts?.rawServing },
+  { label: () => "start: `sv up web` exits", phase: "container-start", pick: (s) => s.exitMs, unit: "ms" },
+  { label: () => "start: engine requests per `sv up web`", phase: "container-start", stat: "requests" },
+  { label: () => "start: sv spawn -> first engine request", phase: "container-start", stat: "firstRequestMs" },
+  { label: (n) => `status: \`sv status --json\`, ${n} running (target <= 30 ms)`, phase: "container-status", unit: "ms" },
+  { label: () => "status: compiled Bun hello world (its floor)", phase: "container-status", pick: (s) => s.helloMs, unit: "ms" },
+  { label: () => "status: raw list call (label filter) in a minimal script", phase: "container-status", pick: (s) => s.rawMs, unit: "ms" },
+  { label: () => "status: `sv --version` (sv's process start)", phase: "container-status", stat: "versionMs" },
+  { label: () => "status: sv spawn -> its first engine request", phase: "container-status", stat: "firstRequestMs" },
+  { label: () => "status: engine requests per `sv status`", phase: "container-status", stat: "requests" },
+  { label: () => "status: time in engine requests", phase: "container-status", stat: "engineMs" },
+  { label: (n) => `heal: KILL -> host port accepts again (sv watch, ${n} containers)`, phase: "container-heal", unit: "ms" },
+  { label: () => "heal: raw create+start in the same runs", phase: "container-heal", pick: (s) => s.rawMs, unit: "ms" },
+  { label: () => "heal / raw create+start (target <= 1.5)", phase: "container-heal", ratio: true },
+  { label: () => "heal: KILL -> HTTP answered again", phase: "container-heal", pick: (s) => s.servingMs, unit: "ms" },
+  { label: () => "heal: raw create+start -> HTTP answered", phase: "container-heal", pick: (s) => s.parts?.rawServing, unit: "ms" },
+  { label: () => "heal / raw, until HTTP answered", phase: "container-heal", pick: (s) => s.servingMs, per: (s) => s.parts?.rawServing },
+  { label: () => "heal / sv's own start (container-start)", phase: "container-heal", over: "container-start" },
+  { label: () => "heal: KILL -> the engine's end event reaches sv (profile)", phase: "container-heal", stat: "dieEventMs" },
+  { label: () => "heal: KILL -> sv notices (its transition logged)", phase: "container-heal", pick: (s) => s.parts?.noticed, unit: "ms" },
+  { label: () => "heal: end event -> host port accepts (profile)", phase: "container-heal", stat: "afterDieMs" },
+  { label: () => "heal from the end event / raw create+start", phase: "container-heal", stat: "afterDieMs", statPer: (s) => s.rawMs },
+  { label: () => "heal: engine requests per heal (profile)", phase: "container-heal", stat: "requests" },
+  { label: () => "heal, restart_delay: 0s: KILL -> port accepts", phase: "container-heal0", unit: "ms" },
+  { label: () => "heal0 / raw create+start (target <= 1.5)", phase: "container-heal0", ratio: true },
+  { label: () => "heal0: KILL -> HTTP answered again", phase: "container-heal0", pick: (s) => s.servingMs, unit: "ms" },
+  { label: () => "heal0 / raw, until HTTP answered", phase: "container-heal0", pick: (s) => s.servingMs, per: (s) => s.parts?.rawServing },
+  { label: () => "heal0: end event -> host port accepts (profile)", phase: "container-heal0", stat: "afterDieMs" },
+  { label: () => "heal0 from the end event / raw create+start", phase: "container-heal0", stat: "afterDieMs", statPer: (s) => s.rawMs },
+  { label: () => "start: runs retried (the engine failed to set up the port)", phase: "container-start", stat: "retries" },
+  { label: () => "heal: runs retried (the engine failed to set up the port)", phase: "container-heal", stat: "retries" },
+  { label: () => "heal: kills that first waited for the container to serve", phase: "container-heal", stat: "waitedBeforeKill" },
+  { label: () => "heal0: runs retried (the engine failed to set up the port)", phase: "container-heal0", stat: "retries" },
+  { label: () => "heal0: kills that first waited for the container to serve", phase: "container-heal0", stat: "waitedBeforeKill" },
+];
+
+/** The container phases' medians side by side, one column per engine, with the ratios the targets are about. */
+export function renderContainerComparison(rows: Row[]): string {
+  rows = rows.filter((r) => r.phase.engine !== undefined);
+  if (rows.length === 0) return "";
+  const engines = [...new Set(rows.map((r) => r.phase.engine!))];
+  const find = (phase: string, engine: string, tool = "sv") => rows.find((r) => r.phase.id === phase && r.phase.engine === engine && r.tool === tool);
+  const lines: string[][] = [];
+  for (const m of CONTAINER_MEASUREMENTS) {
+    const present = engines.map((e) => find(m.phase, e, m.tool));
+    if (present.every((r) => !r)) continue;
+    const cells = present.map((row) => {
+      if (!row) return "";
+      if (m.stat !== undefined && m.statPer) {
+        const x = row.stats?.[m.stat];
+        const b = medianOf(row, m.statPer);
+        return typeof x === "number" && b ? (x / b).toFixed(2) : "-";
+      }
+      if (m.stat !== undefined) {
+        const x = row.stats?.[m.stat];
+        if (x === undefined) return "-";
+        if (typeof x !== "number") return x;
+        return m.stat.endsWith("Ms") ? `${fmt(x)} ms` : Number.isInteger(x) ? String(x) : fmt(x);
+      }
+      if (m.ratio) {
+        const ratio = ratioOf(row);
+        const v = verdict(row);
+        return ratio === undefined ? "-" : `${ratio.toFixed(2)}${v ? ` ${v}` : ""}`;
+      }
+      if (m.per) {
+        const a = medianOf(row, m.pick);
+        const b = medianOf(row, m.per);
+        return a !== undefined && b ? (a / b).toFixed(2) : "-";
+      }
+      if (m.over) {
+        const a = medianOf(row);
+        const b = medianOf(find(m.over, row.phase.engine!));
+        return a !== undefined && b ? (a / b).toFixed(2) : "-";
+      }
+      const x = medianOf(row, m.pick);
+      if (x === undefined) return row.error ? "FAIL" : "-";
+      return `${fmt(x)} ${m.unit ?? ""}${row.error ? "*" : ""}`.trim();
+    });
+    if (cells.every((c) => c === "-" || c === "")) continue;
+    const n = present.find((r) => r)!.services;
+    lines.push([m.label(n), ...cells]);
+  }
+  const header = ["container measurement (median)", ...engines];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  const out = [row(header), rule, ...lines.map(row)];
   if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
   return out.join("\n");
 }

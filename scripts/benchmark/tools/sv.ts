@@ -5,12 +5,54 @@ import { run } from "../proc.ts";
 import { countStates, type OpenOptions, parseJsonAfter, type ServiceSpec, type Session, type Supervisor, type Tool } from "./tool.ts";
 
 /** The last `n` lines of a file, joined by " | " ("" if it cannot be read). */
-function tail(file: string, n: number): string {
+export function tail(file: string, n: number): string {
   try {
     return readFileSync(file, "utf8").trim().split("\n").slice(-n).join(" | ");
   } catch {
     return "";
   }
+}
+
+/** A running `sv watch` started by startWatch. */
+export interface Watch {
+  proc: ReturnType<typeof Bun.spawn>;
+  exited: boolean;
+  /** SIGTERM (sv watch leaves services running), SIGKILL after 5 s; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start `sv watch ARGS…` in `dir`, its stdout and stderr appended to `logFile`, and wait until it says it is
+ * watching (not a TTY: one line per event, the first "watching N services", in text or JSON logs).
+ */
+export async function startWatch(bin: string, dir: string, env: Record<string, string | undefined>, logFile: string, timeoutMs: number, args: string[] = []): Promise<Watch> {
+  const out = openSync(logFile, "a");
+  const proc = Bun.spawn([bin, "watch", ...args], { cwd: dir, env, stdio: ["ignore", out, out] });
+  closeSync(out);
+  const w: Watch = {
+    proc,
+    exited: false,
+    async stop() {
+      if (w.exited) return;
+      proc.kill("SIGTERM");
+      const gone = await Promise.race([proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+      if (!gone) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    },
+  };
+  void proc.exited.then(() => (w.exited = true));
+  const deadline = performance.now() + timeoutMs;
+  while (!/watching \d+ service/.test(existsSync(logFile) ? readFileSync(logFile, "utf8") : "")) {
+    if (w.exited) throw new Error(`sv watch exited at startup (code ${proc.exitCode}): ${tail(logFile, 3)}`);
+    if (performance.now() > deadline) {
+      await w.stop();
+      throw new Error(`sv watch did not say it was watching within ${timeoutMs} ms: ${tail(logFile, 3)}`);
+    }
+    await Bun.sleep(5);
+  }
+  return w;
 }
 
 export function svTool(bin: string): Tool {
@@ -28,18 +70,8 @@ export function svTool(bin: string): Tool {
       }
       const env = { ...process.env, NO_COLOR: "1" };
       const watchLog = join(dir, "watch.log");
-      let watch: { proc: ReturnType<typeof Bun.spawn>; exited: boolean } | undefined;
-
-      /** SIGTERM sv watch (it leaves services running), SIGKILL after 5 s. */
-      const stopWatch = async () => {
-        if (!watch || watch.exited) return;
-        watch.proc.kill("SIGTERM");
-        const gone = await Promise.race([watch.proc.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
-        if (!gone) {
-          watch.proc.kill("SIGKILL");
-          await watch.proc.exited;
-        }
-      };
+      let watch: Watch | undefined;
+      const stopWatch = async () => watch?.stop();
 
       return {
         dir,
@@ -63,24 +95,8 @@ export function svTool(bin: string): Tool {
           return `sv status: ${countStates(rows.map((x) => x.state))}${error ? `; e.g. ${error}` : ""}${watching}`;
         },
         async supervise(): Promise<Supervisor> {
-          if (watch && !watch.exited) return { pid: watch.proc.pid, what: `sv watch (pid ${watch.proc.pid})` };
-          // Not a TTY: sv watch prints one line per event; the first says it is watching.
-          const out = openSync(watchLog, "a");
-          const proc = Bun.spawn([bin, "watch"], { cwd: dir, env, stdio: ["ignore", out, out] });
-          closeSync(out);
-          const w = { proc, exited: false };
-          watch = w;
-          void proc.exited.then(() => (w.exited = true));
-          const deadline = performance.now() + timeoutMs;
-          while (!/ watching \d+ service/.test(existsSync(watchLog) ? readFileSync(watchLog, "utf8") : "")) {
-            if (w.exited) throw new Error(`sv watch exited at startup (code ${proc.exitCode}): ${tail(watchLog, 3)}`);
-            if (performance.now() > deadline) {
-              await stopWatch();
-              throw new Error(`sv watch did not say it was watching within ${timeoutMs} ms: ${tail(watchLog, 3)}`);
-            }
-            await Bun.sleep(5);
-          }
-          return { pid: proc.pid, what: `sv watch (pid ${proc.pid})` };
+          if (!watch || watch.exited) watch = await startWatch(bin, dir, env, watchLog, timeoutMs);
+          return { pid: watch.proc.pid, what: `sv watch (pid ${watch.proc.pid})` };
         },
         unsupervise: stopWatch,
         async close() {
