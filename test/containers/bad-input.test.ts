@@ -37,7 +37,7 @@ onEachEngine("containers: bad input", (engine) => {
     await expectNothingLeft(engine(), p.name);
 
     const down = await sv(p.root, ["down"]);
-    expect(down.code).toBe(0);
+    expect(down).toMatchObject({ code: 0 });
     expect(isAlive(ok.pid!)).toBe(false);
   });
 
@@ -49,7 +49,7 @@ onEachEngine("containers: bad input", (engine) => {
       const why = `container engine at ${socket} (docker.host in sv.yml): it answered 200 a plain web server: not a Docker API; ${CONNECT_HINT}`;
       expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: ${why}\n`, stderr: `⚠ ${why}\n${FAILED_ONE}` });
       await expectNothingLeft(engine(), p.name);
-      expect((await sv(p.root, ["down"])).code).toBe(0);
+      expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     } finally {
       server.stop(true);
     }
@@ -59,7 +59,7 @@ onEachEngine("containers: bad input", (engine) => {
     const p = containerProject(engine(), { web: { image: "localhost/nope:1", pull: "never" } });
     expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: "✘ web: web: image localhost/nope:1 is not in the engine, and pull: never\n", stderr: FAILED_ONE });
     await expectNothingLeft(engine(), p.name);
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 
@@ -71,7 +71,7 @@ onEachEngine("containers: bad input", (engine) => {
     expect(up.stdout).toMatch(/^✘ web: web: pulling localhost:1\/nope:1 failed: [^\n]*127\.0\.0\.1:1: connect: connection refused\n$/);
     expect(up.stderr).toBe(FAILED_ONE);
     await expectNothingLeft(engine(), p.name);
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 
@@ -83,7 +83,7 @@ onEachEngine("containers: bad input", (engine) => {
       const self = readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean).join(" ");
       expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: port ${port} is already in use by pid ${process.pid} (${self})\n`, stderr: FAILED_ONE });
       await expectNothingLeft(engine(), p.name);
-      expect((await sv(p.root, ["down"])).code).toBe(0);
+      expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
       await expectNothingLeft(engine(), p.name);
     } finally {
       holder.stop(true);
@@ -94,7 +94,7 @@ onEachEngine("containers: bad input", (engine) => {
     const p = containerProject(engine(), { web: { image: TEST_IMAGE, pull: "never", volumes: ["./nope:/data"] } });
     expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: the bind mount source ${p.root}/nope does not exist\n`, stderr: FAILED_ONE });
     await expectNothingLeft(engine(), p.name);
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 

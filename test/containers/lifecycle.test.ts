@@ -32,8 +32,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     });
 
     const up = await sv(p.root, ["up"]);
-    expect(up.stderr).toBe("");
-    expect(up.code).toBe(0);
+    expect(up).toMatchObject({ code: 0, stderr: "" });
     const lines = up.stdout.trim().split("\n");
     expect(lines[0]).toMatch(RUNNING);
     expect(lines[0]).toStartWith("✓ web running");
@@ -45,7 +44,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     expect((await inspect(engine(), `${p.name}-web`))?.State.Running).toBe(true);
 
     const down = await sv(p.root, ["down"]);
-    expect(down.code).toBe(0);
+    expect(down).toMatchObject({ code: 0 });
     expect(down.stdout).toBe("✓ client stopped\n✓ web stopped\n");
     await expectNothingLeft(engine(), p.name);
   });
@@ -60,8 +59,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     p.write("out/.keep", "");
 
     const up = await sv(p.root, ["up"]);
-    expect(up.stderr).toBe("");
-    expect(up.code).toBe(0);
+    expect(up).toMatchObject({ code: 0, stderr: "" });
     const lines = up.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^✓ migrate completed in \d+ ms$/);
     expect(lines[1]).toMatch(RUNNING);
@@ -71,7 +69,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     expect(eventIndex(log, "migrate", "completed")).toBeGreaterThan(-1);
     expect(eventIndex(log, "migrate", "completed")).toBeLessThan(eventIndex(log, "api", "starting"));
     expect(await unitStatus(p.root, "migrate")).toMatchObject({ state: "completed", exit_code: 0, image: TEST_IMAGE });
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
 
     // The same project with a migration that exits 3: api never starts.
@@ -85,7 +83,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     const after = await status(p.root);
     expect(after.find((s) => s.name === "migrate")).toMatchObject({ state: "error", exit_code: 3, last_error: "migrate exited with code 3" });
     expect(after.find((s) => s.name === "api")).toMatchObject({ state: "stopped", pid: null });
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 
@@ -93,7 +91,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     const port = freePort();
     const p = containerProject(engine(), { web: web(port) });
     const name = `${p.name}-web`;
-    expect((await sv(p.root, ["up"])).code).toBe(0);
+    expect(await sv(p.root, ["up"])).toMatchObject({ code: 0, stderr: "" });
     expect(await fetchText(`http://127.0.0.1:${port}/`)).toBe("hello\n");
 
     const killed = "web was killed by SIGKILL";
@@ -110,7 +108,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     await kill();
     const heal = await sv(p.root, ["reconcile"]);
     expect(heal.stdout).toBe(`web: running -> restarting (${killed})\nweb: restarting: ${killed}\nweb: running (health check passed)\n`);
-    expect(heal.code).toBe(0);
+    expect(heal).toMatchObject({ code: 0 });
     expect(await fetchText(`http://127.0.0.1:${port}/`)).toBe("hello\n");
     expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", health: "healthy", restarts: 1 });
 
@@ -135,7 +133,7 @@ onEachEngine("containers: lifecycle", (engine) => {
     expect(stopped.code).toBe(130);
     expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", restarts: 3 });
 
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   }, 60_000);
 
@@ -143,18 +141,18 @@ onEachEngine("containers: lifecycle", (engine) => {
     const port = freePort();
     const p = containerProject(engine(), { web: web(port, { env: { GREETING: "one" } }) });
     const name = `${p.name}-web`;
-    expect((await sv(p.root, ["up"])).code).toBe(0);
+    expect(await sv(p.root, ["up"])).toMatchObject({ code: 0, stderr: "" });
     const before = await inspect(engine(), name);
     expect(before?.Config.Env).toContain("GREETING=one");
 
     p.service("web", web(port, { env: { GREETING: "two" } }));
     const st = await sv(p.root, ["status"]);
-    expect(st.code).toBe(0);
+    expect(st).toMatchObject({ code: 0 });
     expect(st.stdout).toContain("definition changed (sv up recreates it)");
     expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", changed: true });
 
     const up = await sv(p.root, ["up"]);
-    expect(up.code).toBe(0);
+    expect(up).toMatchObject({ code: 0 });
     expect(up.stdout).toMatch(/^✓ web running \(pid \d+\) in \d+ ms \(recreated: definition changed\)\n$/);
     const after = await inspect(engine(), name);
     expect(after?.Id).toBeDefined();
@@ -165,24 +163,24 @@ onEachEngine("containers: lifecycle", (engine) => {
     expect(await unitStatus(p.root, "web")).not.toHaveProperty("changed");
     expect(await fetchText(`http://127.0.0.1:${port}/`)).toBe("hello\n");
 
-    expect((await sv(p.root, ["down"])).code).toBe(0);
+    expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 
   test("with .sv/ deleted, sv status finds the running container by its labels and sv down removes it", async () => {
     const port = freePort();
     const p = containerProject(engine(), { web: web(port) });
-    expect((await sv(p.root, ["up"])).code).toBe(0);
+    expect(await sv(p.root, ["up"])).toMatchObject({ code: 0, stderr: "" });
     const id = (await inspect(engine(), `${p.name}-web`))!.Id;
     rmSync(join(p.root, ".sv"), { recursive: true, force: true });
 
     const st = await sv(p.root, ["status", "--json"]);
-    expect(st.code).toBe(0);
+    expect(st).toMatchObject({ code: 0 });
     expect(JSON.parse(st.stdout).services).toEqual([expect.objectContaining({ name: "web", state: "running", image: TEST_IMAGE, container: `${p.name}-web` })]);
     expect((await inspect(engine(), `${p.name}-web`))?.Id).toBe(id);
 
     const down = await sv(p.root, ["down"]);
-    expect(down.code).toBe(0);
+    expect(down).toMatchObject({ code: 0 });
     expect(down.stdout).toBe("✓ web stopped\n");
     expect(await fetchText(`http://127.0.0.1:${port}/`)).toBeNull();
     await expectNothingLeft(engine(), p.name);
@@ -191,17 +189,17 @@ onEachEngine("containers: lifecycle", (engine) => {
   test("a container whose service is gone from the config is an orphan: listed by sv status, removed by sv down", async () => {
     const port = freePort();
     const p = containerProject(engine(), { web: web(port), keep: { image: TEST_IMAGE, pull: "never", command: idle("true") } });
-    expect((await sv(p.root, ["up"])).code).toBe(0);
+    expect(await sv(p.root, ["up"])).toMatchObject({ code: 0, stderr: "" });
     rmSync(join(p.root, "services/web.yml"));
 
     const st = await sv(p.root, ["status"]);
-    expect(st.code).toBe(0);
+    expect(st).toMatchObject({ code: 0 });
     const row = st.stdout.split("\n").find((l) => l.startsWith("web "));
     expect(row).toContain("orphan: gone from the config (sv down stops it)");
     expect(await unitStatus(p.root, "web")).toMatchObject({ state: "running", orphan: true });
 
     const down = await sv(p.root, ["down"]);
-    expect(down.code).toBe(0);
+    expect(down).toMatchObject({ code: 0 });
     expect(down.stdout.split("\n").sort()).toEqual(["", "✓ keep stopped", "✓ web stopped"]);
     expect(await fetchText(`http://127.0.0.1:${port}/`)).toBeNull();
     await expectNothingLeft(engine(), p.name);

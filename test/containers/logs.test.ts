@@ -14,13 +14,11 @@ onEachEngine("containers: logs", (engine) => {
     });
     p.write("ctl/.keep", "");
     const up = await sv(p.root, ["up"]);
-    expect(up.stderr).toBe("");
-    expect(up.code).toBe(0);
+    expect(up).toMatchObject({ code: 0, stderr: "" });
 
     const logs = async (args: string[]) => {
       const r = await sv(p.root, ["logs", ...args]);
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
       return r.stdout;
     };
     // The engine may take a moment to have the lines: wait for them, then compare whole outputs.
@@ -40,7 +38,7 @@ onEachEngine("containers: logs", (engine) => {
     expect(stopped.stdout).toBe("one\ntwo\nthree\nfour\n");
 
     const down = await sv(p.root, ["down"]);
-    expect(down.code).toBe(0);
+    expect(down).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
   });
 });
