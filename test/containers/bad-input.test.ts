@@ -57,7 +57,7 @@ onEachEngine("containers: bad input", (engine) => {
 
   test("an image the engine does not have, with pull: never", async () => {
     const p = containerProject(engine(), { web: { image: "localhost/nope:1", pull: "never" } });
-    expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: "✘ web: web: image localhost/nope:1 is not in the engine, and pull: never\n", stderr: FAILED_ONE });
+    expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: "✘ web: web: image localhost/nope:1 is not in the engine, and pull: never; load or build it there (docker load, podman import), or set pull: missing\n", stderr: FAILED_ONE });
     await expectNothingLeft(engine(), p.name);
     expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);
@@ -68,7 +68,7 @@ onEachEngine("containers: bad input", (engine) => {
     const up = await sv(p.root, ["up"]);
     expect(up.code).toBe(1);
     // The rest is the engine's own words (podman and dockerd differ), always about the refused connection.
-    expect(up.stdout).toMatch(/^✘ web: web: pulling localhost:1\/nope:1 failed: [^\n]*127\.0\.0\.1:1: connect: connection refused\n$/);
+    expect(up.stdout).toMatch(/^✘ web: web: pulling localhost:1\/nope:1 failed: [^\n]*127\.0\.0\.1:1: connect: connection refused; check the image name and the registry, or load the image and set pull: never\n$/);
     expect(up.stderr).toBe(FAILED_ONE);
     await expectNothingLeft(engine(), p.name);
     expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
@@ -81,7 +81,7 @@ onEachEngine("containers: bad input", (engine) => {
     try {
       const p = containerProject(engine(), { web: { image: TEST_IMAGE, pull: "never", ports: [`127.0.0.1:${port}:80`] } });
       const self = readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean).join(" ");
-      expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: port ${port} is already in use by pid ${process.pid} (${self})\n`, stderr: FAILED_ONE });
+      expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: port ${port} is already in use by pid ${process.pid} (${self}); stop that process, or publish another host port in ports:\n`, stderr: FAILED_ONE });
       await expectNothingLeft(engine(), p.name);
       expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
       await expectNothingLeft(engine(), p.name);
@@ -92,7 +92,7 @@ onEachEngine("containers: bad input", (engine) => {
 
   test("a bind mount whose source does not exist", async () => {
     const p = containerProject(engine(), { web: { image: TEST_IMAGE, pull: "never", volumes: ["./nope:/data"] } });
-    expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: the bind mount source ${p.root}/nope does not exist\n`, stderr: FAILED_ONE });
+    expect(await sv(p.root, ["up"])).toEqual({ code: 1, stdout: `✘ web: web: the bind mount source ${p.root}/nope does not exist; create it, or fix volumes:\n`, stderr: FAILED_ONE });
     await expectNothingLeft(engine(), p.name);
     expect(await sv(p.root, ["down"])).toMatchObject({ code: 0 });
     await expectNothingLeft(engine(), p.name);

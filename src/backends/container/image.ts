@@ -16,7 +16,7 @@ export function ensureImage(client: EngineClient, image: string, pull: PullPolic
     mine.set(key, p);
     p.catch(() => mine.delete(key));
   }
-  return p.catch((e: Error) => Promise.reject(new SvError(`${unit}: ${e.message}`, { hint: (e as SvError).hint })));
+  return p.catch((e: Error) => Promise.reject(new SvError(`${unit}: ${e.message}`)));
 }
 
 async function check(client: EngineClient, image: string, pull: PullPolicy): Promise<void> {
@@ -26,7 +26,7 @@ async function check(client: EngineClient, image: string, pull: PullPolicy): Pro
       (e) => (e instanceof EngineError && e.status === 404 ? false : Promise.reject(e)),
     );
     if (present) return;
-    if (pull === "never") throw new SvError(`image ${image} is not in the engine, and pull: never`, { hint: "load or build it there (docker load, podman import), or set pull: missing" });
+    if (pull === "never") throw new SvError(`image ${image} is not in the engine, and pull: never; load or build it there (docker load, podman import), or set pull: missing`);
   }
   await pullImage(client, image);
 }
@@ -47,5 +47,5 @@ async function pullImage(client: EngineClient, image: string): Promise<void> {
     if (!(e instanceof EngineError)) throw e;
     error = e.message;
   }
-  if (error !== null) throw new SvError(`pulling ${image} failed: ${String(error).trim().split("\n")[0]}`, { hint: "check the image name and the registry, or load the image and set pull: never" });
+  if (error !== null) throw new SvError(`pulling ${image} failed: ${String(error).trim().split("\n")[0]}; check the image name and the registry, or load the image and set pull: never`);
 }

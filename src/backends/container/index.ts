@@ -124,7 +124,7 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     const labels = found.Config?.Labels ?? {};
     if (labels[LABEL.project] !== project.name || labels[LABEL.root] !== project.root) {
       const whose = labels[LABEL.root] ? `the project at ${labels[LABEL.root]}` : "no sv project";
-      throw new SvError(`${req.unit}: container ${name} already exists and belongs to ${whose}`, { hint: "remove it, or give this project another name: (name: in sv.yml)" });
+      throw new SvError(`${req.unit}: container ${name} already exists and belongs to ${whose}; remove it, or give this project another name (name: in sv.yml)`);
     }
     if (found.State.Running && labels[LABEL.hash] === req.spec.hash) return { kind: "container", id: found.Id, name, pid: found.State.Pid || undefined };
     await remove(found.Id);
@@ -146,17 +146,17 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     }
   }
 
-  /** What would make the start fail, checked before anything is created. */
+  /** What would make the start fail, checked before anything is created. (A start error is a unit's reason, so the way out is in the message.) */
   function precheck(req: StartRequest): void {
     const ports = new Set(publishedPorts(req.svc, req.instance).flatMap((p) => (p.protocol === "tcp" ? [p.hostPort] : [])));
     if (req.port !== undefined && containerOf(req.svc).networkMode === "host") ports.add(req.port);
     for (const port of ports) {
       if (!isPortTaken(port)) continue;
       const holder = findPortHolder(port) ?? { pid: null, command: null, inode: 0 };
-      throw new SvError(`${req.unit}: ${describePortHolder(port, holder)}`, { hint: "stop that process, or publish another host port in ports:" });
+      throw new SvError(`${req.unit}: ${describePortHolder(port, holder)}; stop that process, or publish another host port in ports:`);
     }
     for (const v of containerOf(req.svc).volumes) {
-      if (v.kind === "bind" && !existsSync(v.source)) throw new SvError(`${req.unit}: the bind mount source ${v.source} does not exist`, { hint: "create it, or fix volumes:" });
+      if (v.kind === "bind" && !existsSync(v.source)) throw new SvError(`${req.unit}: the bind mount source ${v.source} does not exist; create it, or fix volumes:`);
     }
   }
 
