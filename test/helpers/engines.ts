@@ -10,8 +10,7 @@
 //
 // Every engine records itself in STATE_ROOT/<kind>-<ownerpid>-<n>/: `pid` (daemon pid and start ticks),
 // `record.json` (owner, the host's links/iptables/global paths before it started, what it is known to have made).
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type EngineKind = "podman" | "docker";
@@ -306,8 +305,6 @@ interface Record_ {
   base: NetSnapshot;
   /** global paths (globalsOf) that did not exist before the engine started: removable when it is done */
   newGlobals: { path: string; how: GlobalHow }[];
-  /** /run/netns entries that existed before it started (podman puts its containers' netns there) */
-  netnsBefore: string[];
   /** links and subnets it is known to have made (its own bridge, then whatever its networks had at stop) */
   bridges: string[];
   subnets: string[];
@@ -327,6 +324,18 @@ function here(): string {
   return `${ns} ${boot}`;
 }
 
+/** Is STATE_ROOT shared with processes of other pid namespaces (its records say so)? Then pids in names are not ours to judge. */
+function sameNsElsewhere(): boolean {
+  let names: string[] = [];
+  try {
+    names = readdirSync(STATE_ROOT);
+  } catch {}
+  return names.some((n) => {
+    const r = readRecord(join(STATE_ROOT, n));
+    return r !== null && r.where !== here() && !rebooted(r.where);
+  });
+}
+
 /** Was the record written before this machine last booted (so nothing it names still runs)? */
 const rebooted = (where: string) => where.split(" ")[1] !== here().split(" ")[1];
 
@@ -336,7 +345,7 @@ const readRecord = (dir: string): Record_ | null => {
     const r = JSON.parse(readFileSync(recordFile(dir), "utf8")) as Partial<Record_>;
     if (!r.kind || !r.dir || !r.owner || !r.before) return null;
     // records from before `where` and `base` existed: written in this namespace, alone
-    return { newGlobals: [], netnsBefore: [], bridges: [], subnets: [], ...r, where: r.where ?? here(), base: r.base ?? r.before } as Record_;
+    return { newGlobals: [], bridges: [], subnets: [], ...r, where: r.where ?? here(), base: r.base ?? r.before } as Record_;
   } catch {
     return null;
   }
@@ -478,6 +487,16 @@ function podmanNetworks(dir: string): { names: string[]; bridges: string[]; subn
   return { names, bridges, subnets };
 }
 
+/** The /run/netns entries podman's state db names (its containers' network namespaces). */
+function podmanNetns(dir: string): string[] {
+  try {
+    const db = readFileSync(join(dir, "root/libpod/bolt_state.db")).toString("latin1");
+    return [...new Set(db.match(/\/run\/netns\/netns-[0-9a-f-]{36}/g) ?? [])];
+  } catch {
+    return [];
+  }
+}
+
 /** The ids of the containers in a podman engine's store. */
 function containerIds(r: Record_): string[] {
   try {
@@ -536,18 +555,15 @@ async function teardown(r: Record_, known: { bridges: string[]; subnets: string[
         }
       } catch {}
   }
-  if (r.kind === "podman" && !shared) {
-    // netns of containers that were never torn down
-    let entries: string[] = [];
-    try {
-      entries = readdirSync("/run/netns");
-    } catch {}
-    for (const e of entries)
-      if (e.startsWith("netns-") && !r.netnsBefore.includes(e)) {
-        const p = join("/run/netns", e);
-        run(["umount", p]);
-        rmSync(p, { force: true });
-      }
+  if (r.kind === "podman") {
+    // netns of containers that were never torn down: podman names them in its state db
+    for (const ns of podmanNetns(r.dir)) {
+      if (!exists(ns)) continue;
+      if (run(["umount", ns]).code !== 0) run(["umount", "-l", ns]);
+      try {
+        rmSync(ns, { force: true });
+      } catch {}
+    }
   }
 
   unmountUnder(r.dir);
@@ -584,6 +600,12 @@ export async function cleanupStale(): Promise<string[]> {
   const cleaned: string[] = [];
   for (const n of names) {
     const dir = join(STATE_ROOT, n);
+    const image = /^image-(\d+)-(\d+)$/.exec(n);
+    if (image) {
+      // a process's cached test image: gone with the process (another pid namespace's is not judged here)
+      if (!same({ pid: Number(image[1]), ticks: Number(image[2]) }) && !sameNsElsewhere()) rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
     const r = readRecord(dir);
     if (!r) {
       // a record never written: the engine did not get as far as starting a daemon
@@ -617,12 +639,28 @@ function statSafe(p: string) {
 
 let rootfsTar: string | null = null;
 
+/** Does an ELF64 executable name a program interpreter (PT_INTERP), i.e. need a libc in the image? */
+function isDynamicElf(path: string): boolean {
+  const b = readFileSync(path);
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2) return false;
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const size = b.readUInt16LE(0x36);
+  const count = b.readUInt16LE(0x38);
+  for (let i = 0; i < count; i++) if (b.readUInt32LE(phoff + i * size) === 3) return true;
+  return false;
+}
+
 /** A tar of a tiny rootfs: static busybox with every applet linked in /bin, /www/index.html = "hello". */
 export function testImageTar(): string {
   if (rootfsTar && existsSync(rootfsTar)) return rootfsTar;
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
   if (!busybox) throw new Error("no /bin/busybox: install busybox-static");
-  const work = mkdtempSync(join(tmpdir(), "sv-svbox-"));
+  if (isDynamicElf(busybox)) throw new Error(`${busybox} is dynamically linked (Debian's busybox): the image needs busybox-static`);
+  // beside the engines, named by this process: cleanupStale() removes it once the process is gone (bun test
+  // runs no exit handlers, so nothing removes it on the way out)
+  const work = join(STATE_ROOT, `image-${process.pid}-${ticksOf(process.pid)}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
   const root = join(work, "rootfs");
   for (const d of ["bin", "www", "etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, "bin/busybox"), readFileSync(busybox), { mode: 0o755 });
@@ -638,7 +676,6 @@ export function testImageTar(): string {
   if (r.code !== 0) throw new Error(`tar: ${r.err}`);
   rmSync(root, { recursive: true, force: true });
   rootfsTar = tar;
-  process.once("exit", () => rmSync(work, { recursive: true, force: true }));
   return tar;
 }
 
@@ -835,10 +872,6 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
   // Engines of a kind that run together share the kind's chains and global files: the last to stop removes
   // them, judged against the host as it was before the first of them started.
   const peer = othersLive(dir).find((r) => r.kind === kind);
-  let netns: string[] = [];
-  try {
-    netns = readdirSync("/run/netns");
-  } catch {}
   const before = netSnapshot();
   const plan = addressPlan(kind, dir);
   const bridge = `sv${kind === "podman" ? "p" : "d"}${process.pid.toString(36)}${n.toString(36)}`.slice(0, 15);
@@ -850,7 +883,6 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
     before,
     base: peer?.base ?? before,
     newGlobals: peer?.newGlobals ?? globalsOf(kind).filter((g) => !exists(g.path)),
-    netnsBefore: peer?.netnsBefore ?? netns,
     bridges: [bridge],
     subnets: [`${plan.bridgeNet}.0/24`, plan.pool],
   };
@@ -927,7 +959,8 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
   live.add(record);
   if (!exitHook) {
     exitHook = true;
-    // An owner that exits without stop(): stop the daemons now; cleanupStale() (next run, or CI) does the rest.
+    // A script that exits without stop(): stop the daemons now; cleanupStale() (next start, or CI) does the rest.
+    // (bun test runs no exit handlers: there the next startEngine's or CI's cleanupStale() does it all.)
     process.on("exit", () => {
       for (const r of live) if (same(r.daemon)) signal(r.daemon!.pid, "SIGTERM");
     });
