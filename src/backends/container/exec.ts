@@ -27,7 +27,9 @@ export async function execInContainer(client: EngineClient, project: Project, na
   let id: string;
   try {
     ({ Id: id } = await client.json<{ Id: string }>("POST", `/containers/${name}/exec`, {
-      body: { Cmd: req.argv, Env: addedEnv(req.env), AttachStdout: true, AttachStderr: true, ...(req.svc.user ? { User: req.svc.user } : {}) },
+      // Output for the log goes through a terminal: one stream, so stdout and stderr keep the order they were
+      // written in (two pipes, multiplexed by the engine, do not). Captured output keeps stderr apart.
+      body: { Cmd: req.argv, Env: addedEnv(req.env), AttachStdout: true, AttachStderr: true, Tty: req.output === "log", ...(req.svc.user ? { User: req.svc.user } : {}) },
     }));
   } catch (e) {
     if (e instanceof EngineError && (e.status === 404 || e.status === 409 || /not running/i.test(e.message))) return runOnce(client, project, name, req, hookLog);
@@ -43,7 +45,7 @@ async function runOnce(client: EngineClient, project: Project, name: string, req
   const spec = { hash: "", type: req.svc.type, backend: "container", stop_signal: "SIGKILL", stop_timeout_ms: 0, port: null };
   const body = createBody(project, { unit: req.unit, svc: req.svc, instance: 0, env, inherited: {}, spec });
   // Not the unit: none of its labels (discovery ignores it), no published ports (the unit may hold them).
-  Object.assign(body, { Entrypoint: req.argv.slice(0, 1), Cmd: req.argv.slice(1), Labels: projectLabels(project), ExposedPorts: {} });
+  Object.assign(body, { Entrypoint: req.argv.slice(0, 1), Cmd: req.argv.slice(1), Labels: projectLabels(project), ExposedPorts: {}, Tty: req.output === "log" });
   (body.HostConfig as Record<string, unknown>).PortBindings = {};
   let id: string;
   try {
@@ -69,7 +71,8 @@ async function runOnce(client: EngineClient, project: Project, name: string, req
     let stderr = "";
     let all = "";
     const logs = await client.request("GET", `/containers/${id}/logs`, { query: { stdout: 1, stderr: 1 } }).catch(() => null);
-    if (logs) await readFrames(logs.body, (f) => ((all += f.text), f.stream === 2 && (stderr += f.text)));
+    if (logs && req.output === "log") all = (await logs.text()).replaceAll("\r\n", "\n");
+    else if (logs) await readFrames(logs.body, (f) => ((all += f.text), f.stream === 2 && (stderr += f.text)));
     if (req.output === "log") hookLog(req.unit, all);
     if (code === null) return result({ timedOut: true, stderr: req.output === "capture" ? stderr : "" });
     return result({ code, stderr: req.output === "capture" ? stderr : "" });
@@ -85,11 +88,14 @@ async function execStream(client: EngineClient, id: string, req: ExecRequest, ho
   const timer = setTimeout(() => abort.abort(), req.timeoutMs);
   let timedOut = false;
   try {
-    const res = await client.request("POST", `/exec/${id}/start`, { body: { Detach: false, Tty: false }, signal: abort.signal });
-    await readFrames(res.body, (f) => {
-      all += f.text;
-      if (f.stream === 2) stderr += f.text;
-    });
+    const tty = req.output === "log";
+    const res = await client.request("POST", `/exec/${id}/start`, { body: { Detach: false, Tty: tty }, signal: abort.signal });
+    if (tty) all = (await res.text()).replaceAll("\r\n", "\n");
+    else
+      await readFrames(res.body, (f) => {
+        all += f.text;
+        if (f.stream === 2) stderr += f.text;
+      });
   } catch (e) {
     if ((e as Error).name !== "AbortError") {
       clearTimeout(timer);
