@@ -4,13 +4,13 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Handle, Inspection, StartRequest } from "../../src/backends/backend.ts";
+import type { StartRequest } from "../../src/backends/backend.ts";
 import { createLocalBackend } from "../../src/backends/local/index.ts";
 import type { Project } from "../../src/config/schema.ts";
 import { SvError } from "../../src/errors.ts";
 import { projectPaths } from "../../src/paths.ts";
-import { backendContract, type Rig } from "../../test/backends/contract.ts";
-import { execArgv, loopbackPorts, secondSv, shellCommand, shq, startThenKill } from "../../test/backends/rig-kit.ts";
+import { backendContract } from "../../test/backends/contract.ts";
+import { processRig } from "../../test/backends/rig-kit.ts";
 import { testService } from "../../test/backends/service.ts";
 import { fixtureCommand, freePort, isAlive, isListening, sv, tempProject, unitStatus, waitFor } from "../../test/helpers/project.ts";
 import plugin from "./index.ts";
@@ -24,31 +24,7 @@ function niceBackend(root: string) {
   return plugin.create({ paths, project: { root, plugins: [] } as unknown as Project, local: createLocalBackend(paths), SvError });
 }
 
-function niceRig(): Rig {
-  const p = tempProject();
-  const markers = join(p.root, "markers");
-  mkdirSync(markers);
-  const marker = (unit: string) => join(markers, unit);
-  return {
-    backend: niceBackend(p.root),
-    service: (name, b) => testService(name, shellCommand(b, `echo ran >>${shq(marker(name))}`, marker(name)), p.root, { env: NICE }),
-    execArgv,
-    runs(unit) {
-      try {
-        return readFileSync(marker(unit), "utf8").split("\n").filter(Boolean).length;
-      } catch {
-        return 0;
-      }
-    },
-    inspectElsewhere: (unit, handle) => secondSv<Inspection>(SECOND_SV, ["inspect", p.root, unit, JSON.stringify(handle)]),
-    startAndDie: (req: StartRequest) => startThenKill<Handle>(SECOND_SV, ["start", p.root, JSON.stringify(req)]),
-    ...loopbackPorts,
-    freePort,
-    address: "127.0.0.1",
-  };
-}
-
-backendContract("nice (the example plugin)", niceRig);
+backendContract("nice (the example plugin)", () => processRig(niceBackend, SECOND_SV, { env: NICE }));
 
 /** The niceness of a process (/proc/PID/stat field 19). */
 function nicenessOf(pid: number): number {

@@ -1,9 +1,14 @@
 // Pieces every shell-driven contract rig shares (local, container, the example plugin): behaviours as
 // shell commands, exec'd commands, a second sv process, a port held by the test. A plugin author's rig
 // for a process-like backend is mostly these.
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Backend, Handle, Inspection } from "../../src/backends/backend.ts";
+import type { Service } from "../../src/config/schema.ts";
 import { isPortFree } from "../../src/runtime/ports.ts";
-import { BUN, fixture, killAfterTest } from "../helpers/project.ts";
+import { BUN, fixture, freePort, killAfterTest, tempProject } from "../helpers/project.ts";
 import type { Behaviour, ExecBehaviour, Rig } from "./contract.ts";
+import { testService } from "./service.ts";
 
 /** Quote for /bin/sh. */
 export const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -84,3 +89,32 @@ export const loopbackPorts: Pick<Rig, "portHeld" | "occupyPort"> = {
     return () => server.stop(true);
   },
 };
+
+/**
+ * A whole rig for a backend of processes on this machine: each behaviour a shell command in a temp
+ * project (`over` adds service keys), each run marked in a file, "another sv" the script `secondSvScript`
+ * (a runSecondSv of the same backend, second-sv.ts).
+ */
+export function processRig(backend: (root: string) => Backend, secondSvScript: string, over: Partial<Service> = {}): Rig {
+  const p = tempProject();
+  const markers = join(p.root, "markers");
+  mkdirSync(markers);
+  const marker = (unit: string) => join(markers, unit);
+  return {
+    backend: backend(p.root),
+    service: (name, b) => testService(name, shellCommand(b, `echo ran >>${shq(marker(name))}`, marker(name)), p.root, over),
+    execArgv,
+    runs(unit) {
+      try {
+        return readFileSync(marker(unit), "utf8").split("\n").filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    },
+    inspectElsewhere: (unit, handle) => secondSv<Inspection>(secondSvScript, ["inspect", p.root, unit, JSON.stringify(handle)]),
+    startAndDie: (req) => startThenKill<Handle>(secondSvScript, ["start", p.root, JSON.stringify(req)]),
+    ...loopbackPorts,
+    freePort,
+    address: "127.0.0.1",
+  };
+}
