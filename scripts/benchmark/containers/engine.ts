@@ -3,7 +3,9 @@
 // (bench.ts calls it on every exit path, SIGINT included; the helper's own exit hook and `bun
 // test/helpers/engines.ts cleanup` catch the rest). Whatever the benchmark leaves in an engine goes with it:
 // stop() removes every container, network and volume before it stops the daemon.
-import { type Engine, type EngineKind, startEngine, timings } from "../../../test/helpers/engines.ts";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type Engine, type EngineKind, STATE_ROOT, startEngine, timings } from "../../../test/helpers/engines.ts";
 
 export { type Engine, type EngineKind, ENGINE_KINDS, TEST_IMAGE } from "../../../test/helpers/engines.ts";
 
@@ -53,7 +55,13 @@ export async function stopEngine(kind: EngineKind, log: (line: string) => void):
   }
 }
 
-/** Stop every engine started here. */
+/** Stop every engine started here, and remove the test image's rootfs the helper built for this process. */
 export async function stopEngines(log: (line: string) => void): Promise<void> {
   for (const kind of [...started.keys()]) await stopEngine(kind, log);
+  // STATE_ROOT/image-<pid>-<ticks>: the helper leaves it to the next cleanupStale(), once this process is gone
+  let names: string[] = [];
+  try {
+    names = readdirSync(STATE_ROOT);
+  } catch {}
+  for (const n of names) if (n.startsWith(`image-${process.pid}-`)) rmSync(join(STATE_ROOT, n), { recursive: true, force: true });
 }

@@ -310,7 +310,7 @@ const bodies = new WeakMap<object, string>();
 
 function startPhase(kind: EngineKind): Phase {
   return {
-    ...base(kind, "container-start", "`sv up web` of a one-container project (busybox httpd, 127.0.0.1:PORT->80) -> the host port accepts (SERVE: an HTTP GET answered; docker's proxy accepts before the container listens), then `sv down web`; API: raw.ts's POST /containers/create + /start with sv's own create body, from before the create to the first accept, alternating with sv"),
+    ...base(kind, "container-start", "`sv up web` of a one-container project (busybox httpd, 127.0.0.1:PORT->80) -> its host port accepts, then (untimed) `sv down web`; api: raw.ts's POST /containers/create + /start with sv's own create body, from before the create to the first accept, alternating with sv (HTTP answered: see the container table; dockerd's proxy accepts before the container listens)"),
     ratioTarget: { max: 1.2, of: "api", baseline: (s) => s.rawMs },
     companions: [{ tool: "api", pick: (s) => s.rawMs }],
     services: () => 1,
