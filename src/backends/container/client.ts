@@ -9,8 +9,11 @@ import { SvError } from "../../errors.ts";
 const MAX_VERSION = "1.47";
 const CONNECT_HINT = "start the engine, or point sv at one: docker: { host: unix:///path/to.sock } in sv.yml, or DOCKER_HOST";
 
-/** An engine's answer that is not 2xx: its status and its message. */
-export class EngineError extends Error {
+/**
+ * An engine's answer that is not 2xx: its status and its message. An SvError, so one that reaches the
+ * user (an engine answering 500 mid-refresh) is a line with the engine's words, not an internal error.
+ */
+export class EngineError extends SvError {
   constructor(
     readonly status: number,
     message: string,
