@@ -15,6 +15,7 @@ import { describeFailure, run, runOk, start, type Started } from "../proc.ts";
 import { type EngineKind, engineFor, engineUnavailable } from "./engine.ts";
 import { type Recorded, describeRequest } from "./proxy.ts";
 import { type ContainerSession, RAW_LABEL, openContainerSession, watchEvents } from "./session.ts";
+import { acceptsNow } from "./accepts.ts";
 
 export const CONTAINER_PHASE_IDS = ["container-start", "container-status", "container-heal", "container-heal0"];
 
@@ -22,21 +23,6 @@ const RAW_SCRIPT = join(import.meta.dir, "raw.ts");
 
 // ---------------------------------------------------------------------------------------------------------
 // probes: the host port, with a bound on each connect (a DNAT'd port whose container is gone may drop SYNs)
-
-/** Does 127.0.0.1:port accept a TCP connection now (within 250 ms)? */
-export async function acceptsNow(port: number): Promise<boolean> {
-  let timer: Timer | undefined;
-  const attempt = Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }).then(
-    (s) => {
-      s.end();
-      return true;
-    },
-    () => false,
-  );
-  const ok = await Promise.race([attempt, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 250)))]);
-  clearTimeout(timer);
-  return ok;
-}
 
 /** Does an HTTP GET / on 127.0.0.1:port get a 2xx answer now? (docker's proxy accepts before the container listens) */
 async function servesNow(port: number): Promise<boolean> {

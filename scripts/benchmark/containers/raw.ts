@@ -10,6 +10,7 @@
 //   bun scripts/benchmark/containers/raw.ts list SOCKET LABEL
 //     GET /containers/json?all=1&filters={"label":[LABEL]}, the call `sv status` makes: {"listMs":…, "count":…}
 import { readFileSync } from "node:fs";
+import { acceptsNow } from "./accepts.ts";
 
 const API = "http://localhost/v1.41";
 const [mode, socket, ...rest] = process.argv.slice(2);
@@ -33,21 +34,7 @@ if (mode !== "start" || !socket || !name || !portText || !bodyFile) {
 const port = Number(portText);
 const body = readFileSync(bodyFile, "utf8");
 
-/** Does 127.0.0.1:port accept a TCP connection right now? (at most 250 ms: a DNAT'd port can drop SYNs) */
-async function accepts(): Promise<boolean> {
-  let timer: Timer | undefined;
-  const attempt = Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }).then(
-    (s) => {
-      s.end();
-      return true;
-    },
-    () => false,
-  );
-  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 250)));
-  const ok = await Promise.race([attempt, timeout]);
-  clearTimeout(timer);
-  return ok;
-}
+const accepts = () => acceptsNow(port);
 
 async function serves(): Promise<boolean> {
   try {
