@@ -19,7 +19,7 @@ import { execInContainer } from "./exec.ts";
 import { ensureImage } from "./image.ts";
 import { containerLogs } from "./logs.ts";
 import { LABEL, containerName, projectFilter, specFromLabels } from "./names.ts";
-import { ensureNetwork, ensureVolumes, removeProjectObjects } from "./shared.ts";
+import { ensureNetwork, ensureVolumes, forgetNetwork, removeProjectObjects } from "./shared.ts";
 
 export interface ContainerHandle extends Handle {
   kind: "container";
@@ -67,6 +67,7 @@ export function exitOf(state: Inspected["State"]): Exit {
 /** Is this the engine saying the object does not exist / is not running (codes differ between docker and podman)? */
 const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
 const isNotRunning = (e: unknown) => e instanceof EngineError && (e.status === 409 || e.status === 304 || /not running|is not running|container state improper/i.test(e.message));
+const isNetworkGone = (e: unknown) => e instanceof Error && /network\b.*not found|no such network|unable to find network/i.test(e.message);
 const isNameConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already in use|name is in use/i.test(e.message));
 
 /** Is the sv of a `pid:ticks` creator label alive? */
@@ -168,17 +169,29 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
       precheck(req);
       const c = containerOf(req.svc);
       await ensureImage(engine(), c.image, c.pull, req.unit);
-      const gateway = c.networkMode === "project" ? await ensureNetwork(engine(), project) : null;
+      const network = () => (c.networkMode === "project" ? ensureNetwork(engine(), project) : Promise.resolve(null));
       await ensureVolumes(engine(), project, c.volumes);
-      const { handle, adopted } = await create(req, gateway);
+      const { handle, adopted } = await create(req, await network()).catch(async (e) => {
+        // The network this sv made earlier is gone (a `sv down` elsewhere removed it): make it again, once.
+        if (c.networkMode !== "project" || !isNetworkGone(e)) throw e;
+        forgetNetwork(engine());
+        return create(req, await network());
+      });
       let aborted = false;
       return {
         handle,
         async release() {
           // Closed meanwhile (a stop before release, by this sv or another): it never runs.
           if (adopted || aborted || existsSync(unbornMark(req.unit, handle.id))) return;
+          const startIt = () => engine().request("POST", `/containers/${handle.id}/start`).finally(invalidate);
           try {
-            await engine().request("POST", `/containers/${handle.id}/start`).finally(invalidate);
+            // dockerd checks the network only here: one removed meanwhile is made again, once.
+            await startIt().catch(async (e) => {
+              if (!isNetworkGone(e) || c.networkMode !== "project") throw e;
+              forgetNetwork(engine());
+              await network();
+              await startIt();
+            });
           } catch (e) {
             if (e instanceof EngineError && e.status === 304) return; // started already
             await remove(handle.id).catch(() => {});

@@ -9,7 +9,9 @@ import { networkName, projectFilter, projectLabels, volumeName } from "./names.t
 const isConflict = (e: unknown) => e instanceof EngineError && (e.status === 409 || /already exists|already in use/i.test(e.message));
 const isMissing = (e: unknown) => e instanceof EngineError && e.status === 404;
 
-const networks = new WeakMap<EngineClient, Promise<string | null>>();
+/** The project network as this sv last saw it, for a short while: the units of one `sv up` check it once, while a long-lived sv watch looks again (someone may have removed it). */
+const networks = new WeakMap<EngineClient, { at: number; gateway: Promise<string | null> }>();
+const NETWORK_SEEN_MS = 2000;
 
 interface NetworkInfo {
   IPAM?: { Config?: { Gateway?: string }[] | null };
@@ -17,7 +19,8 @@ interface NetworkInfo {
 
 /** The project's network exists (made once per sv; a racing sv making it too is fine). Its gateway: the host, seen from it. */
 export function ensureNetwork(client: EngineClient, project: Project): Promise<string | null> {
-  let p = networks.get(client);
+  const seen = networks.get(client);
+  let p = seen && performance.now() - seen.at < NETWORK_SEEN_MS ? seen.gateway : undefined;
   if (!p) {
     const name = networkName(project);
     const inspect = () => client.json<NetworkInfo>("GET", `/networks/${name}`);
@@ -28,10 +31,15 @@ export function ensureNetwork(client: EngineClient, project: Project): Promise<s
         return inspect();
       })
       .then((n) => n.IPAM?.Config?.find((c) => c.Gateway)?.Gateway ?? null);
-    networks.set(client, p);
+    networks.set(client, { at: performance.now(), gateway: p });
     p.catch(() => networks.delete(client));
   }
   return p;
+}
+
+/** Forget that the network exists (something removed it meanwhile: a long-lived sv watch must make it again). */
+export function forgetNetwork(client: EngineClient): void {
+  networks.delete(client);
 }
 
 /** Each named volume exists, labelled as the project's. */
