@@ -445,6 +445,20 @@ function processesOf(dir: string, daemon: { pid: number; ticks: number | null } 
   return found;
 }
 
+/** aardvark-dns processes started for the podman engine in `dir` (CONTAINERS_CONF under it). */
+function aardvarksOf(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isSafeInteger(pid) || pid <= 1) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "aardvark-dns") continue;
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").some((kv) => kv.startsWith(`CONTAINERS_CONF=${dir}/`))) found.push(pid);
+    } catch {}
+  }
+  return found;
+}
+
 /** Every mount point under `dir`, deepest first. */
 function mountsUnder(dir: string): string[] {
   let text = "";
@@ -578,6 +592,15 @@ async function teardown(r: Record_, known: { bridges: string[]; subnets: string[
   if (r.cgroupParent) for (const d of cgroupDirs(r.cgroupParent)) await removeCgroupTree(d);
   if (r.kind === "podman") for (const id of containerIds(r)) for (const d of cgroupDirs(`libpod_parent/libpod-${id}`)) await removeCgroupTree(d);
   if (!shared) for (const g of r.newGlobals) await removeGlobal(g.path, g.how);
+
+  // Last, since podman's container cleanup (run by conmon as a container ends) may start one late: every
+  // aardvark-dns started for this engine (its environment names our containers.conf; the pidfile names only
+  // the newest) is ours, and goes.
+  if (r.kind === "podman") {
+    const ours = aardvarksOf(r.dir);
+    for (const pid of ours) signal(pid, "SIGKILL");
+    await waitUntil(() => ours.every((p) => !alive(p)), 5_000);
+  }
 
   rmSync(r.dir, { recursive: true, force: true });
   if (existsSync(r.dir)) {
