@@ -1,5 +1,6 @@
-// The benchmark's port probe, shared by the phases and the raw script: does 127.0.0.1:port accept a TCP
-// connection now? At most 250 ms per connect (a DNAT'd port whose container is gone may drop SYNs).
+// The benchmark's port probes, shared by the phases and the raw script.
+
+/** Does 127.0.0.1:port accept a TCP connection now? At most 250 ms per connect (a DNAT'd port whose container is gone may drop SYNs). */
 export async function acceptsNow(port: number): Promise<boolean> {
   let timer: Timer | undefined;
   const attempt = Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }).then(
@@ -12,4 +13,15 @@ export async function acceptsNow(port: number): Promise<boolean> {
   const ok = await Promise.race([attempt, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 250)))]);
   clearTimeout(timer);
   return ok;
+}
+
+/** Does an HTTP GET / on 127.0.0.1:port get a 2xx answer now? (docker's proxy accepts before the container listens) */
+export async function servesNow(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
 }

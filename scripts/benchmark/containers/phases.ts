@@ -15,7 +15,7 @@ import { describeFailure, run, runOk, start, type Started } from "../proc.ts";
 import { type EngineKind, engineFor, engineUnavailable } from "./engine.ts";
 import { type Recorded, describeRequest } from "./proxy.ts";
 import { type ContainerSession, RAW_LABEL, openContainerSession, watchEvents } from "./session.ts";
-import { acceptsNow } from "./accepts.ts";
+import { acceptsNow, servesNow } from "./accepts.ts";
 
 export const CONTAINER_PHASE_IDS = ["container-start", "container-status", "container-heal", "container-heal0"];
 
@@ -23,17 +23,6 @@ const RAW_SCRIPT = join(import.meta.dir, "raw.ts");
 
 // ---------------------------------------------------------------------------------------------------------
 // probes: the host port, with a bound on each connect (a DNAT'd port whose container is gone may drop SYNs)
-
-/** Does an HTTP GET / on 127.0.0.1:port get a 2xx answer now? (docker's proxy accepts before the container listens) */
-async function servesNow(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
 
 /** performance.now() when `check` first passes, polling every ~1 ms; throws at `deadline` or when `abort` names a reason. */
 async function pollUntil(check: () => Promise<boolean>, deadline: number, what: string, abort?: () => string | null): Promise<number> {

@@ -10,7 +10,7 @@
 //   bun scripts/benchmark/containers/raw.ts list SOCKET LABEL
 //     GET /containers/json?all=1&filters={"label":[LABEL]}, the call `sv status` makes: {"listMs":…, "count":…}
 import { readFileSync } from "node:fs";
-import { acceptsNow } from "./accepts.ts";
+import { acceptsNow, servesNow } from "./accepts.ts";
 
 const API = "http://localhost/v1.41";
 const [mode, socket, ...rest] = process.argv.slice(2);
@@ -36,15 +36,7 @@ const body = readFileSync(bodyFile, "utf8");
 
 const accepts = () => acceptsNow(port);
 
-async function serves(): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
+const serves = () => servesNow(port);
 
 let failed: string | null = null;
 const t0 = performance.now();
