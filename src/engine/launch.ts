@@ -34,7 +34,7 @@ export async function reapLeftovers(ctx: Ctx, units: (Unit | undefined)[], names
       if (!u?.handle || ["running", "starting", "stopping"].includes(u.state)) return;
       await ctx.backends
         .of(u.handle)
-        ?.reap(names[i]!, u.handle)
+        .reap(names[i]!, u.handle)
         .catch((e) => (e instanceof SvError ? ctx.reporter.warn(e.message) : Promise.reject(e)));
     }),
   );

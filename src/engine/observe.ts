@@ -33,7 +33,6 @@ export function isOwnedByOther(unit: Unit, self: Ctx["self"]): boolean {
 /** Observe `units` without holding the lock: liveness for all, a probe for live running ones (where `probeIf` allows). */
 export async function observe(ctx: Ctx, state: StoreState, units: string[], probeIf: (unit: string) => boolean = () => true): Promise<Observation[]> {
   const out: Observation[] = [];
-  const warned = new Set<string>();
   await Promise.all(
     units.map(async (name) => {
       const unit = state.units[name];
@@ -46,15 +45,13 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
         return;
       }
       const backend = ctx.backends.of(unit.handle);
-      if (!backend) return;
       let seen: Inspection;
       try {
         seen = await backend.inspect(name, unit.handle);
       } catch (e) {
         // Its backend cannot be reached (an engine that is down): nothing is known, so nothing changes.
         if (!(e instanceof SvError)) throw e;
-        if (!warned.has(e.message)) ctx.reporter.warn(e.message);
-        warned.add(e.message);
+        ctx.reporter.warn(e.message);
         return;
       }
       const obs: Observation = { unit: name, handle: JSON.stringify(unit.handle), state: unit.state, seen };

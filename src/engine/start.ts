@@ -134,8 +134,8 @@ function claimUnit(ctx: Ctx, tx: Tx, svc: Service, unitName: string, unit: Unit,
  * starting and never started twice.
  */
 function adoptStart(ctx: Ctx, unitName: string, unit: Unit): UnitClaim | null {
-  const backend = unit.handle && ctx.backends.of(unit.handle);
-  if (!backend || !unit.handle || unit.started_at === null) return null;
+  if (!unit.handle || unit.started_at === null) return null;
+  const backend = ctx.backends.of(unit.handle);
   unit.owner_pid = ctx.self.pid;
   unit.owner_ticks = ctx.self.ticks;
   const startedAt = performance.now() - Math.max(0, Date.now() - Date.parse(unit.started_at));

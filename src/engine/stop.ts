@@ -131,7 +131,6 @@ function claimStop(ctx: Ctx, tx: Tx, service: string): StopClaim[] | Outcome {
 export async function stopUnit(ctx: Ctx, svc: Service | undefined, c: StopClaim): Promise<StopResult> {
   const warnings: string[] = [];
   const backend = ctx.backends.of(c.handle);
-  if (!backend) return { unit: c.unit, handle: c.handle, forced: false, durationMs: 0, warnings: [`${c.unit}: no backend for a "${c.handle.kind}" unit in this sv`] };
   // A resumed stop has had its pre_stop (and its signal): only the rest of the wait is left.
   const pre = svc && !c.resumed && (await runHook(ctx, svc, c.unit, "pre_stop"));
   if (pre) warnings.push(pre);
