@@ -37,6 +37,12 @@ export function isPortFree(port: number): boolean {
   return listenersOn(port).length === 0;
 }
 
+/** Why `port` cannot be served (taken by a listener, named when sv can see it), or null when it is free. */
+export function portInUse(port: number): string | null {
+  if (!isPortTaken(port)) return null;
+  return describePortHolder(port, findPortHolder(port) ?? { pid: null, command: null, inode: 0 });
+}
+
 /** The message for a port that is taken: by which pid and command, when sv can see them. */
 export function describePortHolder(port: number, holder: PortHolder): string {
   if (holder.pid === null) return `port ${port} is already in use (by a process sv cannot see)`;

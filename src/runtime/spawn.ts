@@ -257,9 +257,12 @@ export function parseExitRecord(text: string): { unborn: true } | { code: number
   if (t === "unborn") return { unborn: true };
   if (!/^\d{1,3}$/.test(t)) return null;
   const status = Number(t);
-  if (status > 128 && status < 128 + 65) {
-    const name = Object.entries(require("node:os").constants.signals as Record<string, number>).find(([, n]) => n === status - 128)?.[0];
-    if (name) return { code: null, signal: name };
-  }
-  return { code: status, signal: null };
+  const signal = signalOfStatus(status);
+  return signal ? { code: null, signal } : { code: status, signal: null };
+}
+
+/** The signal a shell-style exit status 128+N means (a death by signal N, as shells and engines report it), or null. */
+export function signalOfStatus(status: number): string | null {
+  if (!(status > 128 && status < 128 + 65)) return null;
+  return Object.entries(require("node:os").constants.signals as Record<string, number>).find(([, n]) => n === status - 128)?.[0] ?? null;
 }

@@ -3,13 +3,13 @@
 // starts it. The engine knows every exit, so inspect always says how a container ended.
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { constants } from "node:os";
 import { SvError } from "../../errors.ts";
 import type { Project, Service } from "../../config/schema.ts";
 import type { Paths } from "../../paths.ts";
-import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
+import { portInUse } from "../../runtime/ports.ts";
 import { isSameProcess } from "../../runtime/identity.ts";
 import { ensurePrivateDir, writeFresh } from "../../runtime/private-files.ts";
+import { signalOfStatus } from "../../runtime/spawn.ts";
 import { whoAmI } from "../../store/owner.ts";
 import type { Backend, Exit, Found, Handle, Inspection, StartRequest, Started, StopOutcome } from "../backend.ts";
 import { EngineClient, EngineError, findSocket } from "./client.ts";
@@ -55,12 +55,11 @@ export interface Inspected {
 /** How long one list answers inspects: a refresh's discovery and its inspects share it; a poll 10 ms later does not. */
 const SNAPSHOT_MS = 5;
 const LIVE_STATES = ["running", "paused", "restarting"];
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
 
 /** How a container ended: a code above 128 is the death by signal (code - 128) the engine reports that way. */
 export function exitOf(state: Inspected["State"]): Exit {
   if (state.OOMKilled) return { code: null, signal: "SIGKILL" };
-  const signal = state.ExitCode > 128 ? SIGNAL_NAMES.get(state.ExitCode - 128) : undefined;
+  const signal = signalOfStatus(state.ExitCode);
   return signal ? { code: null, signal } : { code: state.ExitCode, signal: null };
 }
 
@@ -152,9 +151,8 @@ export function createContainerBackend(paths: Paths, project: Project): Backend 
     const ports = new Set(publishedPorts(req.svc, req.instance).flatMap((p) => (p.protocol === "tcp" ? [p.hostPort] : [])));
     if (req.port !== undefined && containerOf(req.svc).networkMode === "host") ports.add(req.port);
     for (const port of ports) {
-      if (!isPortTaken(port)) continue;
-      const holder = findPortHolder(port) ?? { pid: null, command: null, inode: 0 };
-      throw new SvError(`${req.unit}: ${describePortHolder(port, holder)}; stop that process, or publish another host port in ports:`);
+      const taken = portInUse(port);
+      if (taken) throw new SvError(`${req.unit}: ${taken}; stop that process, or publish another host port in ports:`);
     }
     for (const v of containerOf(req.svc).volumes) {
       if (v.kind === "bind" && !existsSync(v.source)) throw new SvError(`${req.unit}: the bind mount source ${v.source} does not exist; create it, or fix volumes:`);

@@ -9,7 +9,7 @@ import { childrenOf, isSameProcess } from "../../runtime/identity.ts";
 import { hasLog } from "../../runtime/logs/files.ts";
 import { rotateLog } from "../../runtime/logs/rotate.ts";
 import { tailLog } from "../../runtime/logs/tail.ts";
-import { describePortHolder, findPortHolder, isPortTaken } from "../../runtime/ports.ts";
+import { portInUse } from "../../runtime/ports.ts";
 import { killGroup, stopGracefully } from "../../runtime/signals.ts";
 import { commandArgv } from "../../config/command.ts";
 import { HOST_ALIAS } from "../../config/container.ts";
@@ -47,10 +47,8 @@ export function createLocalBackend(paths: Paths): Backend {
     async start(req: StartRequest): Promise<Started> {
       const { svc } = req;
       forgetRecords(req.unit);
-      if (req.port !== undefined && isPortTaken(req.port)) {
-        const holder = findPortHolder(req.port) ?? { pid: null, command: null, inode: 0 };
-        throw new SvError(`${req.unit}: ${describePortHolder(req.port, holder)}`, { hint: "stop that process, or give the service another port:" });
-      }
+      const taken = req.port === undefined ? null : portInUse(req.port);
+      if (taken) throw new SvError(`${req.unit}: ${taken}`, { hint: "stop that process, or give the service another port:" });
       const env = { ...req.inherited, ...userEnv(svc.name, svc), ...svc.env, ...req.env };
       const gated = await spawnGated({
         argv: withLimits(svc.limits, asUser(svc, commandArgv(svc.command))),
