@@ -99,17 +99,9 @@ export class EngineClient {
     const res = await this.request(method, path, opts);
     if (!res.body) return;
     const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) !== -1) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line) onObject(JSON.parse(line));
-      }
-    }
-    if (buffered.trim()) onObject(JSON.parse(buffered));
+    const split = lineSplitter((line) => void (line.trim() && onObject(JSON.parse(line))));
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) split(decoder.decode(chunk, { stream: true }));
+    split("\n");
   }
 
   private async send(method: string, path: string, opts: RequestOptions): Promise<Response> {
@@ -167,6 +159,16 @@ export function compareVersions(a: string, b: string): number {
   const [a1, a2] = a.split(".").map(Number);
   const [b1, b2] = b.split(".").map(Number);
   return a1! - b1! || a2! - b2!;
+}
+
+/** Split text fed in pieces into lines, keeping an unfinished line for the next piece (feed "\n" to end it). */
+export function lineSplitter(onLine: (line: string) => void): (text: string) => void {
+  let partial = "";
+  return (text) => {
+    const parts = (partial + text).split("\n");
+    partial = parts.pop()!;
+    for (const p of parts) onLine(p);
+  };
 }
 
 /** One frame of the multiplexed stream: 1 stdout, 2 stderr. */

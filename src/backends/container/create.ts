@@ -3,7 +3,7 @@
 import { type ContainerSpec, HOST_ALIAS } from "../../config/container.ts";
 import type { Project, Service } from "../../config/schema.ts";
 import type { StartRequest } from "../backend.ts";
-import { LABEL, containerName, networkName, unitLabels, volumeName } from "./names.ts";
+import { LABEL, networkName, unitLabels, volumeName } from "./names.ts";
 
 /** The container of a service that is one (its `container` spec), or a bug. */
 export function containerOf(svc: Service): ContainerSpec {
@@ -60,4 +60,3 @@ export function createBody(project: Project, req: StartRequest, gateway: string 
   };
 }
 
-export { containerName };

@@ -9,7 +9,7 @@ import { hasLog } from "../../runtime/logs/files.ts";
 import { tailLog } from "../../runtime/logs/tail.ts";
 import { ensurePrivateDir, openPrivate } from "../../runtime/private-files.ts";
 import type { LogAccess } from "../backend.ts";
-import { EngineError, type EngineClient, readFrames } from "./client.ts";
+import { EngineError, type EngineClient, lineSplitter, readFrames } from "./client.ts";
 import { containerName } from "./names.ts";
 
 /** `TIMESTAMP text` -> [ms, text]; lines without one sort first. */
@@ -17,16 +17,6 @@ function stamped(line: string): [number, string] {
   const sp = line.indexOf(" ");
   const ms = sp > 0 ? Date.parse(line.slice(0, sp)) : Number.NaN;
   return Number.isNaN(ms) ? [0, line] : [ms, line.slice(sp + 1)];
-}
-
-/** Split text into lines, keeping a trailing partial line for later. */
-function lineSplitter(onLine: (line: string) => void): (text: string) => void {
-  let partial = "";
-  return (text) => {
-    const parts = (partial + text).split("\n");
-    partial = parts.pop()!;
-    for (const p of parts) onLine(p);
-  };
 }
 
 export function containerLogs(paths: Paths, project: Project, engine: () => EngineClient): LogAccess & { hookLog(unit: string, text: string): void } {
