@@ -1,6 +1,7 @@
 // The seam between the engine and wherever a unit runs: local processes, containers, ssh hosts, fakes.
 // The engine asks a backend; it never touches a pid, a container id, a socket or a log path itself.
 import type { Service } from "../config/schema.ts";
+import { SvError } from "../errors.ts";
 import type { Handle, UnitSpec } from "../store/unit.ts";
 
 export type { Handle } from "../store/unit.ts";
@@ -101,8 +102,8 @@ export interface LogAccess {
   file(unit: string): string | null;
   /** Logs that are not files (an engine's): the last `lines` lines, then new ones as written, until closed. */
   follow?(unit: string, lines: number, onLine: (line: string) => void): { close(): void };
-  /** Rotate if it outgrew `maxBytes`, keeping `keep` old ones; the size rotated, or 0. */
-  rotate(unit: string, maxBytes: number, keep: number): number;
+  /** Rotate if it outgrew `maxBytes`, keeping `keep` old ones; the size rotated, or 0 (a remote log: later). */
+  rotate(unit: string, maxBytes: number, keep: number): number | Promise<number>;
 }
 
 /** A unit a backend found running for this project that the store may not know (its state dir was deleted). */
@@ -136,8 +137,31 @@ export interface Backend {
   exitWatcher?(onEnd: () => void): ExitWatcher;
   /** The project's units this backend finds by itself (containers by label), known to the store or not. */
   discover?(): Promise<Found[]>;
+  /**
+   * A start of this unit failed (it ended, or was not ready in time): undo what the start changed beyond the unit (a
+   * package's switch to a new release). Returns what was done, for the reason shown, or null.
+   */
+  startFailed?(unit: string, handle: Handle): Promise<string | null>;
+  /** `sv rollback`: a package service's previous release becomes current (the caller restarts it). */
+  rollback?(svc: Service): Promise<{ from: string | null; to: string }>;
   /** After `sv down` of the whole project: remove what the project shares (its network; named volumes with `volumes`). */
   teardown?(opts: { volumes: boolean }): Promise<string[]>;
+}
+
+/**
+ * Where a unit runs cannot be reached (a host that does not answer): nothing is known of it, so nothing about it
+ * changes. Its units show as `unknown`, are not restarted and do not count as crashes.
+ */
+export class Unreachable extends SvError {
+  /** What cannot be reached ("host web1"), and since when (ISO), across invocations. */
+  readonly where: string;
+  readonly since: string;
+  constructor(message: string, where: string, since: string, hint?: string) {
+    super(message, { hint });
+    this.name = "Unreachable";
+    this.where = where;
+    this.since = since;
+  }
 }
 
 /** Tracks a set of units and says which have ended since; calls its `onEnd` soon after one does, so watch can sleep until then. */

@@ -6,6 +6,7 @@ import type { Paths } from "../paths.ts";
 import type { Backend, Handle } from "./backend.ts";
 import { createContainerBackend } from "./container/index.ts";
 import { createLocalBackend } from "./local/index.ts";
+import { createSshBackend } from "./ssh/index.ts";
 
 /** Makes a project's backend; `project` gives what it needs of sv.yml (its name, `docker.host` …). */
 export type BackendFactory = (paths: Paths, project: Project) => Backend;
@@ -19,10 +20,10 @@ export interface Backends {
 }
 
 /** Built-in backends, most specific first; the local one accepts every service and so comes last. */
-const BUILT_IN: BackendFactory[] = [createContainerBackend, createLocalBackend];
+const BUILT_IN: BackendFactory[] = [createContainerBackend, createSshBackend, createLocalBackend];
 
 /** The kinds sv's own backends (and the tests' fake) tag their handles with: no plugin may take one. */
-export const BUILT_IN_KINDS: readonly string[] = ["container", "process", "fake"];
+export const BUILT_IN_KINDS: readonly string[] = ["container", "ssh", "process", "fake"];
 
 /** The backends of a project; `extra` ones (plugins, in sv.yml's order; tests) are asked before the built-ins. */
 export function createBackends(paths: Paths, project: Project, extra: BackendFactory[] = []): Backends {

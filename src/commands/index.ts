@@ -18,6 +18,8 @@ export const commands: Record<string, Loader> = {
   events: () => import("./events.ts").then((m) => m.default),
   metrics: () => import("./metrics.ts").then((m) => m.default),
   completion: () => import("./completion.ts").then((m) => m.default),
+  hosts: () => import("./hosts.ts").then((m) => m.default),
+  rollback: () => import("./rollback.ts").then((m) => m.default),
 };
 
 export const aliases: Record<string, string> = { start: "up", stop: "down", ps: "status" };
@@ -37,4 +39,6 @@ export const descriptions: Record<string, string> = {
   events: "Print (-f: follow) the state transition log",
   metrics: "Print Prometheus metrics for the current state",
   completion: "Print a shell completion script (bash, zsh, fish)",
+  hosts: "The declared hosts, whether they answer (trust NAME: record a host's key)",
+  rollback: "Switch a package service back to its previous release, and restart it",
 };

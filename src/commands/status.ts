@@ -19,6 +19,7 @@ export function renderStatus(rows: UnitStatus[], color: boolean): string {
 /** The last column: orphan and changed marks, the next restart, then the last error. */
 function notes(r: UnitStatus): string {
   const marks: string[] = [];
+  if (r.host) marks.push(`on ${r.host}${r.version ? ` (release ${r.version})` : ""}`);
   if (r.orphan) marks.push("orphan: gone from the config (sv down stops it)");
   if (r.changed) marks.push("definition changed (sv up recreates it)");
   if (r.next_restart_at) {

@@ -14,6 +14,9 @@ import { type Positions, type Problem, type Seg, displayName, formatProblems, is
 import { NAME_PATTERN, type Project, type Refs, RefsSchema, type Service, IncludeSchema, ServiceSchema, SettingsSchema, type Settings, badName } from "./schema.ts";
 import { Reader, type Source, checkMapping, inlineSources, readIncludes, readServiceFiles } from "./sources.ts";
 import { type Referrer, validateProject } from "./validate.ts";
+import { hostProblems } from "./validate-hosts.ts";
+import { type HostSpec, toHost, parseSubnet } from "./hosts.ts";
+import { withManifest } from "./package-service.ts";
 
 /**
  * Load and validate every definition of the project at `root`; throws a ConfigError listing every problem. `strict`
@@ -27,20 +30,26 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
   const { settings, inline, secretEnv } = readSettings(settingsFile, env, reader);
   const sources = [...inline, ...readServiceFiles(root, reader), ...(await readIncludes(root, settings.include, settingsFile, reader))];
   const { services, referrers, defined } = buildServices(root, sources, { env, inputs, problems: reader.problems });
-  reader.problems.push(...validateProject(services, referrers, defined));
+  const stateDir = resolve(root, settings.state_dir);
+  const name = settings.name ?? defaultProjectName(root);
+  const hosts = new Map<string, HostSpec>(Object.entries(settings.hosts).map(([h, raw]) => [h, toHost(h, raw, root, stateDir, name)]));
+  const networks = new Map(Object.entries(settings.networks).map(([n, net]) => [n, parseSubnet(net.subnet)!]));
+  reader.problems.push(...validateProject(services, referrers, defined), ...hostProblems(services, hosts, networks, settingsFile));
   const positions = positionsOf(reader.texts);
   await reportDuplicateKeys(reader, positions, opts.strict === true);
   if (reader.problems.length > 0) throw new ConfigError(await formatProblems(root, reader.problems, reader.texts, positions));
   const project: Project = {
     root,
-    stateDir: resolve(root, settings.state_dir),
+    stateDir,
     maxParallel: settings.max_parallel,
     defaultTimeoutMs: settings.default_timeout,
     services,
     api: toApiSettings(root, settings.api, secretEnv),
-    name: settings.name ?? defaultProjectName(root),
+    name,
     dockerSocket: settings.docker.host === undefined ? undefined : (parseDockerHost(settings.docker.host, root) as { socket: string }).socket,
     plugins: settings.plugins.map((p) => (p.startsWith(".") || p.startsWith("/") ? resolve(root, p) : p)),
+    hosts,
+    networks,
   };
   return { project, inputs };
 }
@@ -90,7 +99,7 @@ function buildServices(root: string, sources: Source[], scope: Scope) {
   const referrers = new Map<string, Referrer>();
   const definedIn = new Map<string, string>();
   for (const src of sources) {
-    const { expanded: data, result } = expandAndCheck(ServiceSchema, src.data, env, src, problems);
+    const { expanded: data, result } = expandAndCheck(ServiceSchema, withManifest(src.data, root, src, scope.inputs, problems), env, src, problems);
     const name = nameOf(src, data, problems);
     if (name === undefined) continue;
     const other = definedIn.get(name);

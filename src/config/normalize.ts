@@ -5,9 +5,10 @@ import { parseEnvFile } from "./env-file.ts";
 import type { Inputs } from "./inputs.ts";
 import type { Env } from "./interpolate.ts";
 import type { Problem, Seg } from "./problems.ts";
-import type { ApiSettings, FailureAction, HealthCheck, RawService, Service, Settings } from "./schema.ts";
+import type { ApiSettings, FailureAction, HealthCheck, RawService, RemoteSpec, Service, Settings } from "./schema.ts";
 import { commandArgv } from "./command.ts";
 import { type ContainerSpec, type PortMapping, type VolumeMount, parsePort, parseVolume } from "./container.ts";
+import { toPackage } from "./package-service.ts";
 
 /** Where a service is defined, for problems found while normalising it. */
 export interface Origin {
@@ -29,6 +30,7 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
   if (Array.isArray(raw.depends_on)) for (const d of raw.depends_on) dependsOn[d] = undefined;
   else for (const [d, opts] of Object.entries(raw.depends_on)) dependsOn[d] = opts.condition;
   const container = toContainer(root, origin, raw, scope.problems);
+  const remote = toRemote(root, origin, raw, scope.problems);
   const port = raw.port ?? container?.ports.find((p) => p.hostPort !== undefined)?.hostPort;
   if (container) container.containerPort = containerPortOf(container.ports, port);
   return {
@@ -38,7 +40,7 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
     description: raw.description ?? "",
     type: raw.type,
     command: raw.command ?? [],
-    cwd: container ? (raw.cwd ?? "") : resolve(root, raw.cwd ?? "."),
+    cwd: container ? (raw.cwd ?? "") : remote ? remoteCwd(raw, remote) : resolve(root, raw.cwd ?? "."),
     env: { ...readEnvFiles(root, origin, raw.env_file, scope), ...raw.env },
     user: raw.user,
     group: raw.group,
@@ -63,7 +65,29 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
     onFailure: raw.on_failure.map((a): FailureAction => (a.webhook !== undefined ? { webhook: a.webhook } : { command: a.command! })),
     hooks: raw.hooks,
     ...(container ? { container } : {}),
+    ...(remote ? { remote } : {}),
   };
+}
+
+const PACKAGE_ONLY = ["install_path", "keep_releases", "pre_install", "post_install"] as const;
+
+/** Where a `host:` service runs, and the package it deploys (problems for package keys without their parts). */
+function toRemote(root: string, origin: Origin, raw: RawService, problems: Problem[]): RemoteSpec | undefined {
+  const at = (key: string, message: string) => problems.push({ file: origin.file, path: [...origin.prefix, key], message });
+  if (raw.package === undefined) for (const key of PACKAGE_ONLY) if (raw[key] !== undefined) at(key, `only a package service has ${key}: (add package:, or remove it)`);
+  if (raw.host === undefined) {
+    if (raw.package !== undefined) at("package", "a package is deployed to a host: add host: (one of sv.yml's hosts:)");
+    return undefined;
+  }
+  if (raw.image !== undefined) at("image", "a container runs on this machine's engine: remove host:, or run the image's command as a process there");
+  const pkg = toPackage(root, origin.name, raw);
+  return pkg ? { host: raw.host, package: pkg } : { host: raw.host };
+}
+
+/** A remote service runs in its cwd on the host (relative: under the host's dir); a package in its current release. */
+function remoteCwd(raw: RawService, remote: RemoteSpec): string {
+  if (remote.package) return `${remote.package.installPath}/current`;
+  return raw.cwd ?? "";
 }
 
 const CONTAINER_ONLY = ["entrypoint", "ports", "volumes", "pull", "network_mode"] as const;

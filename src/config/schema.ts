@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { Bool, Duration, NonEmpty, Size, Text, atLeast, byKind, fail, isRecord, numeric, strict } from "./fields.ts";
 import { echo } from "./echo.ts";
 import { NETWORK_MODES, PROJECT_NAME, PULL_POLICIES, parseDockerHost, parsePort, parseVolume, type ContainerSpec } from "./container.ts";
+import { HOST_NAME, HostsSchema, NetworksSchema, type HostSpec, type Networks } from "./hosts.ts";
 
 /** The most instances of one service: each is a process (1e9 of them would exhaust memory, 1e5 the pids limit). */
 export const MAX_INSTANCES = 10_000;
@@ -148,6 +149,12 @@ const serviceEntries = {
   volumes: v.optional(byKind({ list: v.array(VolumeEntry) }, 'must be a list like ["./data:/data", "cache:/var/cache"]')),
   pull: v.optional(oneOf(PULL_POLICIES)),
   network_mode: v.optional(oneOf(NETWORK_MODES)),
+  host: v.optional(v.pipe(NonEmpty, v.regex(HOST_NAME, "must be the name of a host in sv.yml's hosts:"))),
+  package: v.optional(NonEmpty),
+  install_path: v.optional(v.pipe(NonEmpty, v.check((p) => p.startsWith("/"), "must be an absolute path on the host"))),
+  keep_releases: v.optional(atLeast(1)),
+  pre_install: v.optional(Command),
+  post_install: v.optional(Command),
   cwd: v.optional(NonEmpty),
   env: v.optional(byKind({ mapping: v.record(EnvName, EnvValue) }, "must be a mapping of NAME: value"), {}),
   env_file: v.optional(byKind({ string: NonEmpty, list: v.array(NonEmpty) }, "must be a path or a list of paths")),
@@ -178,7 +185,9 @@ const MAPPING_MESSAGE = "must be a mapping like command: ...";
 /** A container (image:) runs its image's command unless told otherwise; a process needs its command. */
 const ContainerServiceSchema = strict(serviceEntries, MAPPING_MESSAGE);
 const ProcessServiceSchema = strict({ ...serviceEntries, command: Command }, MAPPING_MESSAGE);
-export const ServiceSchema = v.lazy((input) => (isRecord(input) && input.image !== undefined && input.image !== null ? ContainerServiceSchema : ProcessServiceSchema));
+/** A container runs its image's command, a package its manifest's; anything else needs `command:`. */
+const given = (input: Record<string, unknown>, key: string) => input[key] !== undefined && input[key] !== null;
+export const ServiceSchema = v.lazy((input) => (isRecord(input) && (given(input, "image") || given(input, "package")) ? ContainerServiceSchema : ProcessServiceSchema));
 export type RawService = v.InferOutput<typeof ContainerServiceSchema>;
 
 export const API_ROLES = ["read", "operate"] as const;
@@ -213,6 +222,8 @@ export const SettingsSchema = strict({
   name: v.optional(v.pipe(v.string(), v.regex(PROJECT_NAME, "must be a project name: [a-z0-9][a-z0-9_.-]{0,62} (it names containers, networks and volumes)"))),
   docker: v.optional(strict({ host: v.optional(v.pipe(NonEmpty, v.check((h) => typeof parseDockerHost(h, "/") !== "string", "must be unix:///path/to/socket (or a path)"))) }), {}),
   plugins: v.optional(byKind({ list: v.array(NonEmpty) }, 'must be a list of modules: ["./plugins/my-backend.ts", "an-npm-package"]'), []),
+  hosts: v.optional(HostsSchema, {}),
+  networks: v.optional(NetworksSchema, {}),
   services: v.optional(v.unknown()), // checked by the loader, one service at a time
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
@@ -280,6 +291,28 @@ export interface Service {
   hooks: Partial<Record<HookName, string | string[]>>;
   /** Present for a container (image:): what the container backend creates. */
   container?: ContainerSpec;
+  /** Present for a service on a host (host:): where, and the package it deploys there. */
+  remote?: RemoteSpec;
+}
+
+/** A service on a host over ssh; with `package`, a release of a tarball deployed under `installPath`. */
+export interface RemoteSpec {
+  host: string;
+  package?: PackageSpec;
+}
+
+/** A package service's tarball (read and checked at load) and how it is installed. */
+export interface PackageSpec {
+  file: string;
+  sha256: string;
+  /** The release directory's name: `<version>-<sha8>`. */
+  release: string;
+  version: string;
+  installPath: string;
+  keepReleases: number;
+  preInstall?: string | string[];
+  postInstall?: string | string[];
+  scripts: { preStart: boolean; postStart: boolean; healthCheck: boolean };
 }
 
 /** A loaded project: settings plus services by name, in a stable order. */
@@ -296,4 +329,8 @@ export interface Project {
   dockerSocket?: string;
   /** Modules of more backends (resolved paths, or package names), imported at run time. */
   plugins: string[];
+  /** sv.yml `hosts:` by name (`local`, when declared, is this machine as the hosts reach it). */
+  hosts: Map<string, HostSpec>;
+  /** sv.yml `networks:`: which address of a host another host reaches it at. */
+  networks: Networks;
 }

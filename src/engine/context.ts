@@ -33,6 +33,8 @@ export interface Ctx {
   inheritedEnv: Record<string, string | undefined>;
   /** Why the config could not be loaded, when the command works from the store alone (down, status, reconcile). */
   configError?: string;
+  /** Units whose backend could not be reached on this look (a host down): what, and since when. Their state is unknown. */
+  unknown: Map<string, { where: string; since: string }>;
 }
 
 function withoutVariables(env: Record<string, string | undefined>, names: string[]): Record<string, string | undefined> {
@@ -63,7 +65,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
     // A config that loaded but whose plugins did not still says where its state is.
     const stateDir = loaded?.stateDir ?? resolve(root, ".sv");
-    project = { root, stateDir, maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: loaded?.name ?? defaultProjectName(root), plugins: [] };
+    project = { root, stateDir, maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: loaded?.name ?? defaultProjectName(root), plugins: [], hosts: loaded?.hosts ?? new Map(), networks: loaded?.networks ?? new Map() };
   }
   const paths = projectPaths(root, project.stateDir);
   return {
@@ -75,5 +77,6 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     backends: backends ?? createBackends(paths, project),
     inheritedEnv: withoutVariables(process.env, project.api.secretEnv),
     configError,
+    unknown: new Map(),
   };
 }

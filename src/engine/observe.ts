@@ -1,5 +1,5 @@
 // Refresh: look at reality (are recorded units still alive? do health checks pass?) and record it.
-import type { Inspection } from "../backends/backend.ts";
+import { type Inspection, Unreachable } from "../backends/backend.ts";
 import type { Service } from "../config/schema.ts";
 import { SvError } from "../errors.ts";
 import { runProbe, type ProbeResult } from "../probes/index.ts";
@@ -49,11 +49,13 @@ export async function observe(ctx: Ctx, state: StoreState, units: string[], prob
       try {
         seen = await backend.inspect(name, unit.handle);
       } catch (e) {
-        // Its backend cannot be reached (an engine that is down): nothing is known, so nothing changes.
+        // Its backend cannot be reached (an engine or a host that is down): nothing is known, so nothing changes.
         if (!(e instanceof SvError)) throw e;
+        if (e instanceof Unreachable) ctx.unknown.set(name, { where: e.where, since: e.since });
         ctx.reporter.warn(e.message);
         return;
       }
+      ctx.unknown.delete(name);
       const obs: Observation = { unit: name, handle: JSON.stringify(unit.handle), state: unit.state, seen };
       const svc = ctx.project.services.get(serviceOf(name));
       if (seen.alive && svc && unit.state !== "stopping" && probeIf(name)) {

@@ -105,6 +105,14 @@ export async function awaitReady(ctx: Ctx, svc: Service, l: Launched): Promise<U
 
 /** Ready, then post_start: a failing post_start hook fails the start (and stops the unit). */
 export async function awaitStarted(ctx: Ctx, svc: Service, l: Launched): Promise<UnitResult> {
+  const r = await readyThenPostStart(ctx, svc, l);
+  if (r.to !== "failed" || r.unborn || !l.backend.startFailed) return r;
+  // Undo what the start changed beyond the unit (a package's new release): the reason says so.
+  const undone = await l.backend.startFailed(l.unit, l.handle).catch((e: Error) => `and undoing it failed: ${e.message}`);
+  return undone ? { ...r, reason: `${r.reason}; ${undone}` } : r;
+}
+
+async function readyThenPostStart(ctx: Ctx, svc: Service, l: Launched): Promise<UnitResult> {
   const r = await awaitReady(ctx, svc, l);
   if (r.to === "failed" || svc.hooks.post_start === undefined) return r;
   const why = await runHook(ctx, svc, r.unit, "post_start");

@@ -1,6 +1,7 @@
 // The watchdog pass shared by `sv reconcile` (cron) and `sv watch`: observe, plan, act — restarting
 // several units in dependency order, as `sv up` does.
 import type { Condition, Service } from "../config/schema.ts";
+import { SvError } from "../errors.ts";
 import { readState, type StoreState, type Unit } from "../store/store.ts";
 import { commit } from "./commit.ts";
 import type { Ctx } from "./context.ts";
@@ -52,7 +53,7 @@ export async function reconcilePass(ctx: Ctx, report: Report, opts: PassOptions 
   const state = await refresh(ctx, undefined, { probeIf: opts.probeIf, events, exclude: opts.busy });
   for (const e of events) report({ unit: e.service, text: e.from === e.to ? e.reason : `${e.from} -> ${e.to} (${e.reason})`, from: e.from, to: e.to, reason: e.reason });
 
-  rotateLogs(ctx, state, report);
+  await rotateLogs(ctx, state, report);
   const decisions: Decision[] = [];
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
@@ -126,14 +127,16 @@ function meets(unit: Unit | undefined, svc: Service, condition: Condition | unde
 }
 
 /** Rotate every unit's log that outgrew its service's log.max_size (copy-truncate: writers keep their fd). */
-function rotateLogs(ctx: Ctx, state: StoreState, report: Report): void {
-  for (const svc of ctx.project.services.values()) {
+async function rotateLogs(ctx: Ctx, state: StoreState, report: Report): Promise<void> {
+  const rotations = [...ctx.project.services.values()].flatMap((svc) => {
     const logs = ctx.backends.for(svc).logs;
-    for (const unit of unitNames(svc, state)) {
-      const bytes = logs.rotate(unit, svc.log.maxSizeBytes, svc.log.keep);
+    return unitNames(svc, state).map(async (unit) => {
+      // A log on a host that does not answer is rotated on a later pass.
+      const bytes = await Promise.resolve(logs.rotate(unit, svc.log.maxSizeBytes, svc.log.keep)).catch((e) => (e instanceof SvError ? 0 : Promise.reject(e)));
       if (bytes > 0) report({ unit, text: `log rotated (${bytes < 1 << 20 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`})` });
-    }
-  }
+    });
+  });
+  await Promise.all(rotations);
 }
 
 /** Under one lock: backoff resets and settled restarts, each re-checked against the fresh record. */
@@ -239,6 +242,11 @@ export function unhealthyWanted(ctx: Ctx, state: StoreState): string[] {
   for (const [name, unit] of Object.entries(state.units)) {
     const svc = ctx.project.services.get(serviceOf(name));
     if (!svc || unit.wanted !== "up") continue;
+    const unknown = ctx.unknown.get(name);
+    if (unknown) {
+      bad.push(`${name} is unknown (${unknown.where} unreachable since ${unknown.since})`);
+      continue;
+    }
     // A unit that completed (exited 0) and that its policy leaves alone is done, not failing.
     const fine = (unit.state === "running" && unit.health !== "unhealthy") || unit.state === "completed";
     if (!fine) bad.push(`${name} is ${unit.state}${unit.state === "running" ? ` (${unit.health})` : ""}`);

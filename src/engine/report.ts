@@ -29,6 +29,9 @@ export interface UnitStatus {
   /** A container's image, and the container's name in the engine. */
   image?: string;
   container?: string;
+  /** The host a remote service runs on, and a package service's deployed release. */
+  host?: string;
+  version?: string;
 }
 
 const LIVE = ["running", "starting", "stopping"];
@@ -53,6 +56,13 @@ function row(name: string, type: string, u: Unit | undefined, port: number | nul
   return status;
 }
 
+/** A unit whose backend did not answer this look: its state is not known (the store keeps the last one seen). */
+function unknownOr(ctx: Ctx, unit: string, r: UnitStatus): UnitStatus {
+  const u = ctx.unknown.get(unit);
+  if (!u) return r;
+  return { ...r, state: "unknown", health: "unknown", last_error: `${u.where} unreachable since ${u.since}` };
+}
+
 /** Status of `services` (default all, then the orphans) from the store, in definition order. */
 export function unitStatuses(ctx: Ctx, state: StoreState, services?: string[], now = Date.now()): UnitStatus[] {
   const names = services ?? [...ctx.project.services.keys(), ...orphanServices(ctx, state).map((o) => o.service)];
@@ -64,7 +74,7 @@ export function unitStatuses(ctx: Ctx, state: StoreState, services?: string[], n
         .flatMap((o) => o.units)
         .map((unitName) => {
           const u = state.units[unitName]!;
-          return { ...row(unitName, u.spec?.type ?? "unknown", u, u.spec?.port ?? null, now), orphan: true as const };
+          return unknownOr(ctx, unitName, { ...row(unitName, u.spec?.type ?? "unknown", u, u.spec?.port ?? null, now), orphan: true as const });
         });
     }
     return unitNames(svc, state).map((unitName) => {
@@ -73,7 +83,9 @@ export function unitStatuses(ctx: Ctx, state: StoreState, services?: string[], n
       if (u?.state === "running" && isChanged(ctx, svc, unitName, u.spec)) r.changed = true;
       if (svc.container) r.image = svc.container.image;
       if (typeof u?.handle?.name === "string" && u.handle.kind === "container") r.container = u.handle.name;
-      return r;
+      if (svc.remote) r.host = svc.remote.host;
+      if (typeof u?.handle?.release === "string") r.version = u.handle.release;
+      return unknownOr(ctx, unitName, r);
     });
   });
 }

@@ -29,7 +29,7 @@ function init(script: string): string[] {
 }
 
 function projectOf(root: string, engine: Engine): Project {
-  return { root, stateDir: join(root, ".sv"), maxParallel: 8, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: `c${Math.random().toString(36).slice(2, 8)}`, dockerSocket: engine.socket, plugins: [] };
+  return { root, stateDir: join(root, ".sv"), maxParallel: 8, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: `c${Math.random().toString(36).slice(2, 8)}`, dockerSocket: engine.socket, plugins: [], hosts: new Map(), networks: new Map() };
 }
 
 function containerRig(engine: Engine): Rig {

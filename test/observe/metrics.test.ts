@@ -17,6 +17,8 @@ function project(services: { name: string; instances?: number }[]): Project {
     api: { tokens: [], allowInsecure: false, secretEnv: [] },
     name: "nowhere",
     plugins: [],
+    hosts: new Map(),
+    networks: new Map(),
   };
 }
 

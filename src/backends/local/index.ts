@@ -13,6 +13,8 @@ import { portInUse } from "../../runtime/ports.ts";
 import { killGroup, stopGracefully } from "../../runtime/signals.ts";
 import { commandArgv } from "../../config/command.ts";
 import { HOST_ALIAS } from "../../config/container.ts";
+import { LOCAL_HOST, addressBetween } from "../../config/hosts.ts";
+import type { Project } from "../../config/schema.ts";
 import { asUser, parseExitRecord, spawnGated, userEnv, withLimits } from "../../runtime/spawn.ts";
 import type { Backend, Handle, Inspection, StartRequest, Started } from "../backend.ts";
 import { execLocal } from "./exec.ts";
@@ -36,7 +38,7 @@ function asProcess(h: Handle): ProcessHandle {
   return h;
 }
 
-export function createLocalBackend(paths: Paths): Backend {
+export function createLocalBackend(paths: Paths, project?: Project): Backend {
   const runDir = join(paths.stateDir, "run");
   const exitFile = (unit: string, pgid: number) => join(runDir, `${unit}.${pgid}.exit`);
 
@@ -104,7 +106,11 @@ export function createLocalBackend(paths: Paths): Backend {
     exec: (req) => execLocal(req, logFile(paths, req.unit)),
     // A container on its project network reaches this machine by the name sv gives its gateway (the
     // service must listen there too, not only on 127.0.0.1).
-    address: (_svc, _instance, from) => ({ host: from?.container?.networkMode === "project" ? HOST_ALIAS : "127.0.0.1" }),
+    // A service on a host reaches this machine at the address sv.yml gives it (hosts: local:).
+    address: (_svc, _instance, from) => {
+      if (from?.remote && project) return { host: localAddressFrom(project, from.remote.host) };
+      return { host: from?.container?.networkMode === "project" ? HOST_ALIAS : "127.0.0.1" };
+    },
     exitWatcher(onEnd) {
       const watch = new ExitWatch(onEnd);
       return {
@@ -151,4 +157,12 @@ export function createLocalBackend(paths: Paths): Backend {
     const r = readRecord(unit, handle);
     return r && !("unborn" in r) ? r : { code: null, signal: null };
   }
+}
+
+/** This machine's address as `host` reaches it (validated at load: a remote dependent needs hosts: local:). */
+function localAddressFrom(project: Project, host: string): string {
+  const local = project.hosts.get(LOCAL_HOST);
+  const from = project.hosts.get(host);
+  if (!local) return "127.0.0.1";
+  return (from && addressBetween(from, local, project.networks)) ?? local.address;
 }

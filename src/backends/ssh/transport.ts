@@ -1,0 +1,249 @@
+// The way to a host: the system OpenSSH client (BatchMode, the project's known_hosts, strict host keys),
+// one connection master per host (ControlMaster/ControlPersist, its socket under the state dir), so a
+// command costs a few ms instead of a handshake. Every failure is one line naming the host.
+import { type Subprocess, spawn } from "bun";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { HostSpec } from "../../config/hosts.ts";
+import { SvError } from "../../errors.ts";
+import type { Paths } from "../../paths.ts";
+import { writeFresh } from "../../runtime/private-files.ts";
+import { acquireLock } from "../../store/lock.ts";
+import { Unreachable } from "../backend.ts";
+import { shq } from "./shell.ts";
+
+export interface RunResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** The host did not answer (connect timeout, no route, refused): its units are unknown, not dead. */
+export class HostUnreachable extends Unreachable {
+  readonly host: string;
+  constructor(host: HostSpec, why: string, since: string) {
+    super(`host ${host.name} (${host.address}) is unreachable: ${why}`, `host ${host.name}`, since, `check that ${host.address}:${host.port} answers ssh; sv status shows its services as unknown meanwhile`);
+    this.name = "HostUnreachable";
+    this.host = host.name;
+  }
+}
+
+/** How long a master stays after its last use: warm for the next sv, gone after an idle while. */
+const PERSIST = "10m";
+/** unix socket paths are limited to 108 bytes (104 on some systems). */
+const MAX_SOCKET_PATH = 100;
+
+export class Transport {
+  private masters = new Map<string, Promise<void>>();
+  /** Hosts found unreachable by this process: not tried again before `until` (watch's backoff). */
+  private backoff = new Map<string, { until: number; delayMs: number; error: HostUnreachable }>();
+
+  constructor(private readonly paths: Paths) {}
+
+  private get dir(): string {
+    return join(this.paths.stateDir, "run", "ssh");
+  }
+
+  /** The options every ssh to `host` gets (also `sv hosts` and the tests' bare-ssh baseline). */
+  options(host: HostSpec): string[] {
+    const o = [
+      "-F", "/dev/null",
+      "-o", "BatchMode=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", `UserKnownHostsFile=${host.knownHosts}`,
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", `ConnectTimeout=${Math.max(1, Math.ceil(host.connectTimeoutMs / 1000))}`,
+      "-o", "ServerAliveInterval=5",
+      "-o", "ServerAliveCountMax=2",
+      "-o", `ControlPath=${this.socketOf(host)}`,
+      "-p", String(host.port),
+    ];
+    if (host.keyFile) o.push("-i", host.keyFile, "-o", "IdentitiesOnly=yes");
+    if (host.user) o.push("-l", host.user);
+    return o;
+  }
+
+  /** Run `script` with sh on `host`: stdin as given, the result once it ends or `timeoutMs` after connecting. */
+  async run(host: HostSpec, script: string, opts: { stdin?: Uint8Array | string; timeoutMs?: number } = {}): Promise<RunResult> {
+    this.checkBackoff(host);
+    await this.master(host);
+    const proc = spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(script)}`], {
+      stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const limit = host.connectTimeoutMs + (opts.timeoutMs ?? 10_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill("SIGKILL");
+    }, limit);
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    clearTimeout(timer);
+    if (timedOut) {
+      // A master whose connection died answers nothing: end it, so the next try connects afresh.
+      this.dropMaster(host);
+      throw this.unreachable(host, `no answer within ${(limit / 1000).toFixed(1)} s`);
+    }
+    if (code === 255) throw this.failure(host, err);
+    this.reachable(host);
+    return { code, out, err };
+  }
+
+  /** A long-running command on `host` (a log follower): the caller reads and ends it. */
+  async stream(host: HostSpec, script: string): Promise<Subprocess<"ignore", "pipe", "pipe">> {
+    this.checkBackoff(host);
+    await this.master(host);
+    return spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(script)}`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  }
+
+  /** Since when `host` has been unreachable (ISO), or null: read from the state dir, so across invocations. */
+  unreachableSince(host: string): string | null {
+    try {
+      return readFileSync(join(this.dir, `${host}.down`), "utf8").trim() || null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** End every master this project has (sv down of everything; tests). */
+  async closeAll(hosts: Iterable<HostSpec>): Promise<void> {
+    await Promise.all([...hosts].map((h) => (existsSync(this.socketOf(h)) ? spawn(["ssh", ...this.options(h), "-O", "exit", h.address], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited : undefined)));
+  }
+
+  private socketOf(host: HostSpec): string {
+    const path = join(this.dir, `${host.name}.sock`);
+    if (path.length <= MAX_SOCKET_PATH) return path;
+    const tag = createHash("sha256").update(this.paths.stateDir).digest("hex").slice(0, 12);
+    return join(`/tmp/sv-ssh-${process.getuid?.() ?? 0}`, `${tag}-${host.name}.sock`);
+  }
+
+  /** Start the host's master once per process, unless one is already listening (another sv's). */
+  private master(host: HostSpec): Promise<void> {
+    let started = this.masters.get(host.name);
+    if (!started) {
+      started = this.startMaster(host).catch((e) => {
+        this.masters.delete(host.name);
+        throw e;
+      });
+      this.masters.set(host.name, started);
+    }
+    return started;
+  }
+
+  private async startMaster(host: HostSpec): Promise<void> {
+    checkKeyFile(host);
+    const socket = this.socketOf(host);
+    if (await listening(socket)) return;
+    mkdirSync(join(socket, ".."), { recursive: true, mode: 0o700 });
+    // One sv starts it; another waiting here then finds it listening.
+    const lock = await acquireLock(join(this.dir, `${host.name}.lock`), host.connectTimeoutMs + 5_000).catch(() => null);
+    try {
+      if (await listening(socket)) return;
+      rmSync(socket, { force: true }); // a dead master's socket
+      // -f: ssh forks once authenticated and the parent exits with the verdict. Its stderr goes to a file: a
+      // pipe would be held open by the master for as long as it lives.
+      const errFile = join(this.dir, `${host.name}.err`);
+      writeFresh(errFile, "");
+      const proc = spawn(["ssh", ...this.options(host), "-o", "ControlMaster=yes", "-o", `ControlPersist=${PERSIST}`, "-N", "-f", host.address], {
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: Bun.file(errFile),
+      });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        proc.kill("SIGKILL");
+      }, host.connectTimeoutMs + 2_000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      const err = readFileSync(errFile, "utf8");
+      if (timedOut) throw this.unreachable(host, `no answer within ${(host.connectTimeoutMs / 1000 + 2).toFixed(1)} s`);
+      if (code !== 0) throw this.failure(host, err);
+      this.reachable(host);
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private dropMaster(host: HostSpec): void {
+    this.masters.delete(host.name);
+    spawn(["ssh", ...this.options(host), "-O", "exit", host.address], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  }
+
+  /** What ssh's exit 255 means, from its stderr: unreachable, or a mistake to fix (keys, auth). */
+  private failure(host: HostSpec, stderr: string): SvError {
+    const err = stderr.trim();
+    const who = `${host.name} (${host.user ? `${host.user}@` : ""}${host.address}:${host.port})`;
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(err)) {
+      return new SvError(`the host key of ${who} has changed since it was trusted: refusing to connect`, { hint: `if the host was reinstalled, remove its old key from ${host.knownHosts} and run \`sv hosts trust ${host.name}\`` });
+    }
+    if (/Host key verification failed|No \S+ host key is known/i.test(err)) {
+      return new SvError(`the host key of ${who} is not known`, { hint: `check it and record it with \`sv hosts trust ${host.name}\` (keys are kept in ${host.knownHosts})` });
+    }
+    if (/Permission denied/i.test(err)) {
+      return new SvError(`authentication to ${who} failed`, { hint: host.keyFile ? `is the key ${host.keyFile} in the remote user's authorized_keys?` : "set key_file: for the host, or load a key into ssh-agent" });
+    }
+    if (/Too many authentication failures/i.test(err)) return new SvError(`authentication to ${who} failed (too many keys offered)`, { hint: "set key_file: for the host" });
+    const line = err.split("\n").filter((l) => !/^Warning:/.test(l)).pop() ?? "ssh failed";
+    if (/timed out|No route to host|Connection refused|Network is unreachable|Connection closed|Connection reset|Broken pipe|Could not resolve/i.test(err) || err === "") {
+      return this.unreachable(host, line || "the connection failed");
+    }
+    return new SvError(`ssh to ${who} failed: ${line}`);
+  }
+
+  private unreachable(host: HostSpec, why: string): HostUnreachable {
+    let since = this.unreachableSince(host.name);
+    if (!since) {
+      since = new Date().toISOString();
+      try {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        writeFresh(join(this.dir, `${host.name}.down`), `${since}\n`);
+      } catch {}
+    }
+    const error = new HostUnreachable(host, why, since);
+    const prev = this.backoff.get(host.name);
+    const delayMs = Math.min((prev?.delayMs ?? 500) * 2, 30_000);
+    this.backoff.set(host.name, { until: Date.now() + delayMs, delayMs, error });
+    return error;
+  }
+
+  private reachable(host: HostSpec): void {
+    this.backoff.delete(host.name);
+    if (existsSync(join(this.dir, `${host.name}.down`))) rmSync(join(this.dir, `${host.name}.down`), { force: true });
+  }
+
+  /** Within a backoff after a failure (a long-lived sv watch): fail at once, without trying. */
+  private checkBackoff(host: HostSpec): void {
+    const b = this.backoff.get(host.name);
+    if (b && Date.now() < b.until) throw b.error;
+  }
+}
+
+/** A key file ssh would refuse (missing, or readable by others): say so, not "authentication failed". */
+function checkKeyFile(host: HostSpec): void {
+  if (!host.keyFile) return;
+  let mode: number;
+  try {
+    const st = statSync(host.keyFile);
+    if (!st.isFile()) throw new SvError(`host ${host.name}: key_file ${host.keyFile} is not a file`, { hint: "point key_file: at a private key" });
+    mode = st.mode;
+  } catch (e) {
+    if (e instanceof SvError) throw e;
+    throw new SvError(`host ${host.name}: key_file ${host.keyFile} does not exist`, { hint: "create it (ssh-keygen -t ed25519 -f FILE) or fix key_file: in sv.yml" });
+  }
+  if ((mode & 0o077) !== 0) throw new SvError(`host ${host.name}: key_file ${host.keyFile} is readable by others (mode ${(mode & 0o777).toString(8)}), so ssh refuses it`, { hint: `chmod 600 ${host.keyFile}` });
+}
+
+/** Is a master listening on `socket`? (Connecting costs well under a millisecond; asking ssh -O check a process.) */
+async function listening(socket: string): Promise<boolean> {
+  if (!existsSync(socket)) return false;
+  try {
+    const s = await Bun.connect({ unix: socket, socket: { data() {} } });
+    s.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
