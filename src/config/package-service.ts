@@ -21,7 +21,11 @@ export function withManifest(data: unknown, root: string, where: { file: string;
   const info = packageAt(resolve(root, data.package), inputs, (message) => problems.push({ file: where.file, path: [...where.prefix, "package"], message }));
   if (!info) return data;
   const { command, port, health_check, env } = info.manifest;
-  const merged: Record<string, unknown> = { command, ...(port === undefined ? {} : { port }), ...(health_check === undefined ? {} : { health_check }), ...data };
+  // The package's own scripts (run in its release, the service's cwd on the host) where the service says nothing.
+  // (Looked for when run: after a rollback, the release that runs is not this package's.)
+  const check = health_check ?? (info.scripts.healthCheck ? { command: "[ ! -f ./scripts/health-check.sh ] || exec /bin/sh ./scripts/health-check.sh" } : undefined);
+  const merged: Record<string, unknown> = { command, ...(port === undefined ? {} : { port }), ...(check === undefined ? {} : { health_check: check }), ...data };
+  if (info.scripts.postStart) merged.hooks = { post_start: "[ ! -f ./scripts/post-start.sh ] || exec /bin/sh ./scripts/post-start.sh", ...(isRecord(data.hooks) ? data.hooks : {}) };
   if (Object.keys(env).length) merged.env = { ...env, ...(isRecord(data.env) ? data.env : {}) };
   return merged;
 }

@@ -20,6 +20,8 @@ function effective(ctx: Ctx, svc: Service, unit: string): unknown {
     backend: ctx.backends.for(svc).kind,
     // Only containers have it, so the hashes of processes stay what earlier versions recorded.
     ...(svc.container ? { container: svc.container } : {}),
+    // A remote service's host, and a package's tarball (its sha256): a new package is a new definition.
+    ...(svc.remote ? { host: svc.remote.host, package: svc.remote.package ? { sha256: svc.remote.package.sha256, install: svc.remote.package.installPath } : null } : {}),
   };
 }
 

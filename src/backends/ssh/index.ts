@@ -65,7 +65,7 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
       const pkg = req.svc.remote!.package;
       const release = pkg ? await deployPackage(transport, host, req.unit, pkg, { ...req.svc.env, ...req.env }) : undefined;
       const env = { ...req.svc.env, ...req.env };
-      const relay = relayScript({ svc: req.svc, dir: host.dir, unit: req.unit, token, env, preStart: pkg?.scripts.preStart === true });
+      const relay = relayScript({ svc: req.svc, dir: host.dir, unit: req.unit, token, env, preStart: pkg !== undefined });
       await onHost(req.unit, host, prepareScript({ dir: host.dir, unit: req.unit, token, relay, port: req.port }));
       const handle: SshHandle = { kind: "ssh", host: host.name, token, ...(release ? { release } : {}) };
       return {

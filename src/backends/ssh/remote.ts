@@ -45,7 +45,8 @@ export function relayScript(o: { svc: Service; dir: string; unit: string; token:
   if (svc.limits.nproc) lines.push(`ulimit -u ${svc.limits.nproc} 2>/dev/null || ulimit -p ${svc.limits.nproc} 2>/dev/null || true`);
   if (svc.limits.memoryBytes) lines.push(`ulimit -v ${Math.ceil(svc.limits.memoryBytes / 1024)} || exit 126`);
   // A package's own scripts/pre-start.sh runs first, in the release: its failure is the start's.
-  if (o.preStart) lines.push(`/bin/sh ./scripts/pre-start.sh || { sv_code=$?; echo "sv: scripts/pre-start.sh failed (exit $sv_code)" >&2; printf '%s\\n' "$sv_code" > "$R/exit"; exit "$sv_code"; }`);
+  // (Looked for at run time: after a rollback, the release that runs is not the package's newest.)
+  if (o.preStart) lines.push(`[ ! -f ./scripts/pre-start.sh ] || /bin/sh ./scripts/pre-start.sh || { sv_code=$?; echo "sv: scripts/pre-start.sh failed (exit $sv_code)" >&2; printf '%s\\n' "$sv_code" > "$R/exit"; exit "$sv_code"; }`);
   lines.push(commandLine(svc.command), `sv_code=$?`, `printf '%s\\n' "$sv_code" > "$R/exit.tmp" && mv "$R/exit.tmp" "$R/exit"`);
   return `${lines.join("\n")}\n`;
 }
