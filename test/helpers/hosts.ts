@@ -4,7 +4,8 @@
 //
 // Plain TS (no bun:test import): test files and scripts import it. As a script, `bun test/helpers/hosts.ts cleanup`
 // tears down every rig whose owning process is gone (CI runs it after the tests, for a test run that crashed before
-// its stop()); `cleanup --all` tears down every recorded rig.
+// its stop()); `cleanup --all` tears down every recorded rig, live owners' too (for CI after the tests; not while
+// another test run on the machine may be using one).
 //
 // Every rig claims an id K (1..254) by mkdir of STATE_ROOT/rig-K/ (atomic, so two test processes never share one)
 // and with it the subnet 10.231.K.0/24 and the names svhbK (bridge) and svhK-I (netns and host-side veth of host I).
@@ -50,7 +51,7 @@ export interface TestHost {
   run(cmd: string, timeoutMs?: number): { code: number; out: string; err: string };
   /** Set the host's veth down: its packets are dropped, so ssh fails by its ConnectTimeout (not refused). */
   unplug(): void;
-  /** Set it up again; returns (synchronously) only once its sshd accepts a key login. */
+  /** Set it up again; returns (synchronously) only once its sshd accepts a key login (at once when sshd is stopped). */
   plug(): void;
   /** Kill sshd (the listener and every connection's process, so open connections and masters drop too); the host's other processes stay. */
   stopSshd(): void;
@@ -565,7 +566,8 @@ function testHost(rig: RigRecord, h: HostRecord, hostKeyLine: string, ssh: strin
     },
     plug() {
       must(["ip", "link", "set", h.veth, "up"]);
-      waitAcceptsSync(ssh, h);
+      // a host plugged back while its sshd is stopped has nothing to accept: startSshd() waits for that
+      if (sshdsOf(h).length > 0) waitAcceptsSync(ssh, h);
     },
     stopSshd() {
       const pids = sshdsOf(h);

@@ -200,6 +200,16 @@ describe("ssh hosts in network namespaces", () => {
     h2.plug();
     console.log(`hosts: plug() until sshd accepts: ${(performance.now() - t0).toFixed(0)} ms`);
     expect(await ssh(rig, h2, "hostname", ["-o", "ConnectTimeout=1"])).toMatchObject({ code: 0, out: "h2\n" });
+
+    // plugged back while its sshd is stopped: plug() returns at once, startSshd() brings it back
+    h2.stopSshd();
+    h2.unplug();
+    const t1 = performance.now();
+    h2.plug();
+    expect(performance.now() - t1).toBeLessThan(2_000);
+    expect((await ssh(rig, h2, "true")).err).toContain("Connection refused");
+    await h2.startSshd();
+    expect(await ssh(rig, h2, "hostname")).toMatchObject({ code: 0, out: "h2\n" });
   });
 
   test("run() sees the host's view and never throws", () => {
