@@ -17,7 +17,7 @@ export function dirWord(dir: string): string {
 export const REMOTE_EXIT = { noProc: 90, notWritable: 91, portTaken: 93, aborted: 94, noRelay: 95 } as const;
 
 export function preamble(dir: string): string {
-  return `set -u\nD=${dirWord(dir)}\n`;
+  return `set -u\nD=${dirWord(dir)}\nBOOT=; read -r BOOT < /proc/sys/kernel/random/boot_id 2>/dev/null || true\n`;
 }
 
 /** Read /proc/PID/stat into S (the fields after the command name: $1 is the state, $20 the start time). */
@@ -25,7 +25,7 @@ const STAT_FN = `sv_stat() { S=; read -r S < /proc/$1/stat 2>/dev/null || return
 /** Is any live (not zombie) process in group $1? */
 const GROUP_FN = `sv_group() { for f in /proc/[0-9]*/stat; do read -r s < "$f" 2>/dev/null || continue; s=\${s##*) }; set -- $s; [ "$3" = "$sv_g" ] && [ "$1" != Z ] && return 0; done; return 1; }\n`;
 /** Is the unit's relay ($R/pid) still the same process? Sets P. */
-const ALIVE_FN = `${STAT_FN}sv_alive() { P=; [ -r "$R/pid" ] || return 1; read -r P st b < "$R/pid" || return 1; [ "$b" = "$(cat /proc/sys/kernel/random/boot_id)" ] || return 1; sv_stat "$P" || return 1; set -- $S; [ "$1" != Z ] && [ "\${20}" = "$st" ]; }\n`;
+const ALIVE_FN = `${STAT_FN}sv_alive() { P=; [ -r "$R/pid" ] || return 1; read -r P st b < "$R/pid" || return 1; [ "$b" = "$BOOT" ] || return 1; sv_stat "$P" || return 1; set -- $S; [ "$1" != Z ] && [ "\${20}" = "$st" ]; }\n`;
 
 /** The relay: records its own identity, runs the command in the service's cwd and env, records how it ended. */
 export function relayScript(o: { svc: Service; dir: string; unit: string; token: string; env: Record<string, string>; preStart?: boolean }): string {
@@ -134,7 +134,7 @@ export function stopScript(o: { dir: string; unit: string; token: string; signal
   return `${preamble(o.dir)}${ALIVE_FN}${GROUP_FN}R="$D/run/"${shq(`${o.unit}.${o.token}`)}
 [ -d "$R" ] && ln -s aborted "$R/fate" 2>/dev/null && { echo notrunning; exit 0; }
 if ! sv_alive; then
-  [ -r "$R/pid" ] && read -r sv_g st b < "$R/pid" && [ "$b" = "$(cat /proc/sys/kernel/random/boot_id)" ] && sv_group && { kill -KILL -"$sv_g" 2>/dev/null; }
+  [ -r "$R/pid" ] && read -r sv_g st b < "$R/pid" && [ "$b" = "$BOOT" ] && sv_group && { kill -KILL -"$sv_g" 2>/dev/null; }
   echo notrunning; exit 0
 fi
 sv_g=$P
@@ -153,7 +153,7 @@ echo "stopped $forced"
 /** After a unit ended: SIGKILL what is left of its group, and forget its exit record. */
 export function reapScript(o: { dir: string; unit: string; token: string }): string {
   return `${preamble(o.dir)}${GROUP_FN}R="$D/run/"${shq(`${o.unit}.${o.token}`)}
-if [ -r "$R/pid" ] && read -r sv_g st b < "$R/pid" && [ "$b" = "$(cat /proc/sys/kernel/random/boot_id)" ]; then
+if [ -r "$R/pid" ] && read -r sv_g st b < "$R/pid" && [ "$b" = "$BOOT" ]; then
   kill -KILL -"$sv_g" 2>/dev/null; i=0; while sv_group && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05 2>/dev/null || sleep 1; done
 fi
 rm -f "$R/exit"

@@ -204,7 +204,7 @@ export class Transport {
     }
     const error = new HostUnreachable(host, why, since);
     const prev = this.backoff.get(host.name);
-    const delayMs = Math.min((prev?.delayMs ?? 500) * 2, 30_000);
+    const delayMs = Math.min((prev?.delayMs ?? 500) * 2, 8_000);
     this.backoff.set(host.name, { until: Date.now() + delayMs, delayMs, error });
     return error;
   }
