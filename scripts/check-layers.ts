@@ -3,6 +3,7 @@
 //
 //   main.ts                 entry: picks a command
 //   commands/               one file per sv command
+//   export/ import/         sv export and sv import: a project as another engine's configuration, and back
 //   output/                 the only place that prints; renders what the engine reports (so it may import
 //                           engine types), and only main.ts and commands/ import it
 //   observe/api/            the HTTP API: engine operations served over HTTP, started by `sv watch --listen`
@@ -26,6 +27,7 @@ import ts from "typescript";
 const LAYERS: string[][] = [
   ["main.ts"],
   ["commands/"],
+  ["export/", "import/"],
   ["output/"],
   ["observe/api/"],
   ["observe/"],
