@@ -136,4 +136,51 @@ describe("services on hosts", () => {
     await follow.exited;
     expect((await sv(p.root, ["down"])).code).toBe(0);
   }, 60_000);
+  test("under sv watch, an unplugged host is retried with a backoff and its services carry on by themselves once it is back", async () => {
+    const h1 = rig().hosts[0]!;
+    const p = hostProject(rig(), { w: { host: "h1", command: httpd(7121, "/root/w"), port: 7121 } });
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    const pid = (await statusOf(p.root)).w!.pid;
+    const watch = svBackground(p.root, ["watch", "--interval", "300ms"], { timeoutMs: 60_000 });
+    await waitFor(async () => (await statusOf(p.root)).w!.state === "running", "watching");
+    h1.unplug();
+    try {
+      await waitFor(async () => (await statusOf(p.root)).w!.state === "unknown", "unknown while unplugged");
+    } finally {
+      h1.plug();
+    }
+    // The watch recovers by itself (no sv command needed): the same process, never restarted.
+    await waitFor(async () => {
+      const r = (await statusOf(p.root)).w!;
+      return r.state === "running" && r.pid === pid ? r : null;
+    }, "running again", 20_000);
+    const ev = await sv(p.root, ["events", "--json"]);
+    expect(ev.stdout).not.toContain('"to":"restarting"');
+    process.kill(watch.pid, "SIGTERM");
+    await watch.done;
+    expect((await statusOf(p.root)).w).toMatchObject({ restarts: 0, pid });
+    expect((await sv(p.root, ["down"])).code).toBe(0);
+  }, 60_000);
+
+  test("sv down while a host is unplugged: its services fail to stop and stay recorded; the next sv down, once it is back, stops them", async () => {
+    const h2 = rig().hosts[1]!;
+    const p = hostProject(rig(), { x: { host: "h2", command: httpd(7131, "/root/x"), port: 7131 }, y: { command: "exec sleep 1000" } });
+    expect((await sv(p.root, ["up"])).code).toBe(0);
+    h2.unplug();
+    let down;
+    try {
+      down = await sv(p.root, ["down"]);
+    } finally {
+      h2.plug();
+    }
+    expect(down.code).toBe(1);
+    expect(down.stdout + down.stderr).toContain("x: host h2 (");
+    expect(down.stdout + down.stderr).toContain("is unreachable");
+    expect(down.stdout + down.stderr).not.toMatch(/\n\s+at /);
+    expect(processesWith(h2, "httpd -f -p 7131")).toHaveLength(1); // nothing was lost: it still runs, and sv knows it
+    const again = await sv(p.root, ["down"]);
+    expect(again.code).toBe(0);
+    expect(processesWith(h2, "httpd -f -p 7131")).toEqual([]);
+    expect(Object.values(await statusOf(p.root)).map((r) => r.state)).toEqual(["stopped", "stopped"]);
+  }, 60_000);
 });

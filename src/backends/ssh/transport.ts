@@ -64,31 +64,55 @@ export class Transport {
     return o;
   }
 
-  /** Run `script` with sh on `host`: stdin as given, the result once it ends or `timeoutMs` after connecting. */
+  /**
+   * Run `script` with sh on `host`: stdin as given, the result once it ends. The host must answer (the script's
+   * first byte, sent before anything else it does) within the connect timeout and a second, however long the
+   * work then takes (up to `timeoutMs`): so a host that went away is told from one that is busy, quickly.
+   */
   async run(host: HostSpec, script: string, opts: { stdin?: Uint8Array | string; timeoutMs?: number } = {}): Promise<RunResult> {
     this.checkBackoff(host);
     await this.master(host);
-    const proc = spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(script)}`], {
+    const proc = spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(`echo .\n${script}`)}`], {
       stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
       stdout: "pipe",
       stderr: "pipe",
     });
-    const limit = host.connectTimeoutMs + (opts.timeoutMs ?? 10_000);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let answered = false;
+    let timedOut: string | null = null;
+    // A mux client hands its pipes to the master: killed, it leaves them open for as long as the master
+    // lives, so the wait ends at the kill, not at the pipes' end.
+    let expire!: () => void;
+    const expired = new Promise<null>((resolve) => (expire = () => resolve(null)));
+    const kill = (why: string) => {
+      timedOut = why;
       proc.kill("SIGKILL");
-    }, limit);
-    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    clearTimeout(timer);
-    if (timedOut) {
+      expire();
+    };
+    const answerMs = host.connectTimeoutMs + 1_000;
+    const silence = setTimeout(() => answered || kill(`no answer within ${(answerMs / 1000).toFixed(1)} s`), answerMs);
+    const limit = setTimeout(() => kill(`no end within ${((answerMs + (opts.timeoutMs ?? 10_000)) / 1000).toFixed(1)} s`), answerMs + (opts.timeoutMs ?? 10_000));
+    const read = async () => {
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stdout) {
+        answered = true;
+        text += decoder.decode(chunk, { stream: true });
+      }
+      return text + decoder.decode();
+    };
+    const done = await Promise.race([Promise.all([read(), new Response(proc.stderr).text(), proc.exited]), expired]);
+    clearTimeout(silence);
+    clearTimeout(limit);
+    if (done === null || timedOut !== null) {
       // A master whose connection died answers nothing: end it, so the next try connects afresh.
-      this.dropMaster(host);
-      throw this.unreachable(host, `no answer within ${(limit / 1000).toFixed(1)} s`);
+      if (!answered) this.dropMaster(host);
+      if (!answered) throw this.unreachable(host, timedOut ?? "no answer");
+      throw new SvError(`host ${host.name}: a command answered but did not end: ${timedOut}`, { hint: "is the host overloaded? sv tries again on its next look" });
     }
-    if (code === 255) throw this.failure(host, err);
+    const [raw, err, code] = done;
+    if (code === 255 && !raw.startsWith(".")) throw this.failure(host, err);
     this.reachable(host);
-    return { code, out, err };
+    return { code, out: raw.startsWith(".\n") ? raw.slice(2) : raw, err };
   }
 
   /** A long-running command on `host` (a log follower): the caller reads and ends it. */
