@@ -35,7 +35,7 @@ export default defineCommand({
     const reports = await Promise.all(hosts.map((h) => reportHost(transport, h)));
     if (output.json) console.log(JSON.stringify({ hosts: reports }));
     else if (!output.quiet) {
-      const rows = reports.map((r) => [r.name, `${r.user ? `${r.user}@` : ""}${r.address}:${r.port}`, r.reachable ? "reachable" : "unreachable", r.latency_ms === null ? "-" : `${r.latency_ms} ms`, r.error ?? ""]);
+      const rows = reports.map((r) => [r.name, `${r.user ? `${r.user}@` : ""}${r.address}:${r.port}`, r.status, r.latency_ms === null ? "-" : `${r.latency_ms} ms`, r.error ?? ""]);
       console.log(hosts.length ? renderTable([{ header: "HOST" }, { header: "ADDRESS" }, { header: "STATUS" }, { header: "LATENCY", align: "right" }, { header: "ERROR" }], rows) : "no hosts are declared (sv.yml hosts:)");
     }
     if (reports.some((r) => !r.reachable)) throw new BatchFailure("");

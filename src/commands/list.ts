@@ -43,7 +43,7 @@ export default defineCommand({
     if (output.json) {
       console.log(
         JSON.stringify({
-          services: services.map((s) => ({ name: s.name, type: s.type, description: s.description, command: s.command, port: s.port ?? null, depends_on: s.dependsOn, instances: s.instances, ...(s.container ? { image: s.container.image } : {}) })),
+          services: services.map((s) => ({ name: s.name, type: s.type, description: s.description, command: s.command, port: s.port ?? null, depends_on: s.dependsOn, instances: s.instances, ...(s.container ? { image: s.container.image } : {}), ...(s.remote ? { host: s.remote.host } : {}), ...(s.remote?.package ? { package: s.remote.package.file, release: s.remote.package.release } : {}) })),
         }),
       );
     } else if (args.tree) console.log(renderTree(ctx.project));
@@ -51,9 +51,15 @@ export default defineCommand({
       console.log(
         renderTable(
           [{ header: "NAME" }, { header: "TYPE" }, { header: "PORT", align: "right" }, { header: "DEPENDS ON" }, { header: "COMMAND" }],
-          services.map((s) => [s.name, s.type, s.port === undefined ? "-" : String(s.port), dependsText(s) || "-", s.container ? `${s.container.image}${s.container.command ? `: ${commandText(s.container.command)}` : ""}` : commandText(s.command)]),
+          services.map((s) => [s.name, s.type, s.port === undefined ? "-" : String(s.port), dependsText(s) || "-", s.container ? `${s.container.image}${s.container.command ? `: ${commandText(s.container.command)}` : ""}` : remoteText(s) + commandText(s.command)]),
         ),
       );
     }
   },
 });
+
+/** Where a remote service runs (and the release a package service deploys), before its command. */
+function remoteText(s: Service): string {
+  if (!s.remote) return "";
+  return `${s.remote.host}${s.remote.package ? ` (${s.remote.package.release})` : ""}: `;
+}

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { HostSpec } from "../../config/hosts.ts";
 import { SvError } from "../../errors.ts";
-import type { Transport } from "./transport.ts";
+import { HostUnreachable, type Transport } from "./transport.ts";
 
 export interface HostReport {
   name: string;
@@ -13,6 +13,8 @@ export interface HostReport {
   port: number;
   user: string | null;
   reachable: boolean;
+  /** reachable; unreachable (it does not answer); or error (a mistake to fix: keys, authentication). */
+  status: "reachable" | "unreachable" | "error";
   /** A round trip over the host's (warm) master, in ms. */
   latency_ms: number | null;
   /** When unreachable: since (ISO) and why. */
@@ -27,10 +29,10 @@ export async function reportHost(t: Transport, host: HostSpec): Promise<HostRepo
     await t.run(host, "true");
     const t0 = performance.now();
     await t.run(host, "true");
-    return { ...base, reachable: true, latency_ms: Math.round((performance.now() - t0) * 10) / 10, since: null, error: null };
+    return { ...base, reachable: true, status: "reachable", latency_ms: Math.round((performance.now() - t0) * 10) / 10, since: null, error: null };
   } catch (e) {
     if (!(e instanceof SvError)) throw e;
-    return { ...base, reachable: false, latency_ms: null, since: t.unreachableSince(host.name), error: e.message };
+    return { ...base, reachable: false, status: e instanceof HostUnreachable ? "unreachable" : "error", latency_ms: null, since: t.unreachableSince(host.name), error: e.message };
   }
 }
 
