@@ -15,7 +15,7 @@ import { NAME_PATTERN, type Project, type Refs, RefsSchema, type Service, Includ
 import { Reader, type Source, checkMapping, inlineSources, readIncludes, readServiceFiles } from "./sources.ts";
 import { type Referrer, validateProject } from "./validate.ts";
 import { hostProblems } from "./validate-hosts.ts";
-import { type HostSpec, toHost, parseSubnet } from "./hosts.ts";
+import { type HostSpec, HostsSchema, NetworksSchema, toHost, parseSubnet } from "./hosts.ts";
 import { withManifest } from "./package-service.ts";
 
 /**
@@ -27,14 +27,17 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
   const env = inputs.track(environment);
   const reader = new Reader(inputs);
   const settingsFile = join(root, "sv.yml");
-  const { settings, inline, secretEnv } = readSettings(settingsFile, env, reader);
+  const { settings, inline, secretEnv, unsure } = readSettings(settingsFile, env, reader);
   const sources = [...inline, ...readServiceFiles(root, reader), ...(await readIncludes(root, settings.include, settingsFile, reader))];
   const { services, referrers, defined } = buildServices(root, sources, { env, inputs, problems: reader.problems });
   const stateDir = resolve(root, settings.state_dir);
   const name = settings.name ?? defaultProjectName(root);
   const hosts = new Map<string, HostSpec>(Object.entries(settings.hosts).map(([h, raw]) => [h, toHost(h, raw, root, stateDir, name)]));
   const networks = new Map(Object.entries(settings.networks).map(([n, net]) => [n, parseSubnet(net.subnet)!]));
-  reader.problems.push(...validateProject(services, referrers, defined), ...hostProblems(services, hosts, networks, settingsFile));
+  // A service on a host whose entry is broken, or a network whose subnet is: that entry's problem is reported, and
+  // judging the service against what is missing would only add wrong ones ("unknown host", "share no network").
+  const judged = new Map([...services].filter(([, s]) => s.remote === undefined || !(unsure.allHosts || unsure.hosts.has(s.remote.host))));
+  reader.problems.push(...validateProject(services, referrers, defined), ...hostProblems(judged, hosts, unsure.networks ? new Map() : networks, settingsFile));
   const positions = positionsOf(reader.texts);
   await reportDuplicateKeys(reader, positions, opts.strict === true);
   if (reader.problems.length > 0) throw new ConfigError(await formatProblems(root, reader.problems, reader.texts, positions));
@@ -57,24 +60,53 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
 const DEFAULT_SETTINGS: Settings = v.parse(SettingsSchema, {});
 
 /** sv.yml: the settings (defaults where they are wrong) and its inline services, which are checked one by one. */
-function readSettings(file: string, env: Env, reader: Reader): { settings: Settings; inline: Source[]; secretEnv: string[] } {
+function readSettings(file: string, env: Env, reader: Reader): { settings: Settings; inline: Source[]; secretEnv: string[]; unsure: Unsure } {
+  const sure: Unsure = { hosts: new Set(), allHosts: false, networks: false };
   if (!existsSync(file)) {
     reader.inputs.files.set(file, null);
-    return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [] };
+    return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [], unsure: sure };
   }
   const data = reader.read(file) ?? {};
-  if (!checkMapping(reader, file, data, "a mapping of settings like services: ...")) return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [] };
+  if (!checkMapping(reader, file, data, "a mapping of settings like services: ...")) return { settings: DEFAULT_SETTINGS, inline: [], secretEnv: [], unsure: { ...sure, allHosts: true } };
   const { services, ...rest } = data;
-  const { result } = expandAndCheck(SettingsSchema, rest, env, { file, prefix: [] }, reader.problems);
+  const { expanded, result } = expandAndCheck(SettingsSchema, rest, env, { file, prefix: [] }, reader.problems);
   const inline = isRecord(services) ? inlineSources(file, services) : [];
   if (services !== undefined && services !== null && !isRecord(services)) {
     reader.problems.push({ file, path: ["services"], message: "must be a mapping of name -> service definition" });
   }
   const secretEnv = variablesIn(rest.api);
-  if (result.success) return { settings: result.output, inline, secretEnv };
-  // Keep what is right: a bad max_parallel should not hide the services that include: brings in.
+  if (result.success) return { settings: result.output, inline, secretEnv, unsure: sure };
+  // Keep what is right: a bad max_parallel should not hide the services that include: brings in, nor the hosts.
   const include = v.safeParse(IncludeSchema, isRecord(result.output) ? result.output.include : undefined);
-  return { settings: { ...DEFAULT_SETTINGS, include: include.success ? include.output : [] }, inline, secretEnv };
+  const given = isRecord(expanded) ? expanded : {};
+  const hosts = salvage(HostsSchema, given.hosts);
+  const networks = salvage(NetworksSchema, given.networks);
+  const unsure: Unsure = { hosts: hosts.broken, allHosts: !hosts.readable, networks: networks.broken.size > 0 || !networks.readable };
+  return { settings: { ...DEFAULT_SETTINGS, include: include.success ? include.output : [], hosts: hosts.valid, networks: networks.valid }, inline, secretEnv, unsure };
+}
+
+/** What of sv.yml's hosts: and networks: could not be read (its problems are reported), so is not judged against. */
+interface Unsure {
+  /** Hosts whose entry is broken. */
+  hosts: Set<string>;
+  /** hosts: is not a mapping at all: no name in it is known. */
+  allHosts: boolean;
+  /** A network's entry is broken (or networks: is not a mapping). */
+  networks: boolean;
+}
+
+/** The entries of a mapping (`hosts:`, `networks:`) that are valid each on its own, and the names of those that are not. */
+function salvage<T extends v.GenericSchema>(schema: T, value: unknown): { valid: v.InferOutput<T>; broken: Set<string>; readable: boolean } {
+  const valid: Record<string, unknown> = {};
+  const broken = new Set<string>();
+  if (value === undefined) return { valid: valid as v.InferOutput<T>, broken, readable: true };
+  if (!isRecord(value)) return { valid: valid as v.InferOutput<T>, broken, readable: false };
+  for (const [name, entry] of Object.entries(value)) {
+    const one = v.safeParse(schema, { [name]: entry });
+    if (one.success) Object.assign(valid, one.output);
+    else broken.add(name);
+  }
+  return { valid: valid as v.InferOutput<T>, broken, readable: true };
 }
 
 /**
