@@ -7,7 +7,9 @@ import type { Project, Service } from "../../config/schema.ts";
 import { SvError } from "../../errors.ts";
 import type { Paths } from "../../paths.ts";
 import type { Address, Backend, ExecResult, Handle, Inspection, Started } from "../backend.ts";
+import { isSameProcess } from "../../runtime/identity.ts";
 import { signalOfStatus } from "../../runtime/spawn.ts";
+import { whoAmI } from "../../store/owner.ts";
 import { Batcher } from "./batch.ts";
 import { deployPackage, rollbackAfterFailure, rollbackRelease } from "./deploy.ts";
 import { REMOTE_EXIT, abortScript, execScript, followScript, inspectScript, logExistsScript, prepareScript, reapScript, relayScript, releaseScript, rotateScript, stopScript, tailScript } from "./remote.ts";
@@ -30,8 +32,15 @@ function asSsh(h: Handle): SshHandle {
   return h as SshHandle;
 }
 
+/** Is the sv of a `pid:ticks` creator (on this machine) alive? */
+function isCreatorAlive(creator: string | undefined): boolean {
+  const [pid, ticks] = (creator ?? "").split(":").map(Number);
+  return Number.isSafeInteger(pid) && pid! > 1 && isSameProcess(pid!, ticks!);
+}
+
 export function createSshBackend(paths: Paths, project: Project): Backend {
   const transport = new Transport(paths);
+  const self = whoAmI();
   const hostNamed = (name: string): HostSpec => {
     const host = project.hosts.get(name);
     if (!host || name === LOCAL_HOST) throw new SvError(`host ${name} is not in sv.yml's hosts: any more`, { hint: `declare it again to reach its units (sv status shows them as recorded)` });
@@ -51,7 +60,10 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
   /** Run a script on the unit's host; a non-zero exit is an error naming the unit and what the host said. */
   async function onHost(unit: string, host: HostSpec, script: string, opts: { stdin?: Uint8Array; timeoutMs?: number } = {}): Promise<string> {
     const r = await transport.run(host, script, opts);
-    if (r.code !== 0) throw new SvError(`${unit}: on ${host.name}: ${r.err.trim().split("\n").pop() || `exit ${r.code}`}`, { hint: hintFor(r.code, host) });
+    const said = r.err.trim().split("\n").pop() || `exit ${r.code}`;
+    // A port taken reads as it does for every backend ("UNIT: port N is already in use ..."), naming the host.
+    if (r.code === REMOTE_EXIT.portTaken) throw new SvError(`${unit}: ${said} on ${host.name}`, { hint: hintFor(r.code, host) });
+    if (r.code !== 0) throw new SvError(`${unit}: on ${host.name}: ${said}`, { hint: hintFor(r.code, host) });
     return r.out;
   }
 
@@ -66,13 +78,16 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
       const release = pkg ? await deployPackage(transport, host, req.unit, pkg, { ...req.svc.env, ...req.env }) : undefined;
       const env = { ...req.svc.env, ...req.env };
       const relay = relayScript({ svc: req.svc, dir: host.dir, unit: req.unit, token, env, preStart: pkg !== undefined });
-      await onHost(req.unit, host, prepareScript({ dir: host.dir, unit: req.unit, token, relay, port: req.port }));
+      await onHost(req.unit, host, prepareScript({ dir: host.dir, unit: req.unit, token, relay, port: req.port, creator: `${self.pid}:${self.ticks}` }));
       const handle: SshHandle = { kind: "ssh", host: host.name, token, ...(release ? { release } : {}) };
       return {
         handle,
         async release() {
           // The recorded handle stays as it is (the store compares it); the service's pid comes from inspect.
-          await onHost(req.unit, host, releaseScript({ dir: host.dir, unit: req.unit, token }));
+          // Closed meanwhile (an abort, a stop before release, by this sv or another): it never runs.
+          const r = await transport.run(host, releaseScript({ dir: host.dir, unit: req.unit, token }));
+          if (r.code === REMOTE_EXIT.aborted) return;
+          if (r.code !== 0) throw new SvError(`${req.unit}: on ${host.name}: ${r.err.trim().split("\n").pop() || `exit ${r.code}`}`, { hint: hintFor(r.code, host) });
         },
         async abort() {
           const fate = (await onHost(req.unit, host, abortScript({ dir: host.dir, unit: req.unit, token }))).trim();
@@ -89,6 +104,8 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
       if (what === "alive") return { alive: true, pid: Number(value) > 1 ? Number(value) : (handle.pid ?? null) };
       if (what === "launching") return { alive: true, pid: handle.pid ?? null };
       if (what === "unborn") return { alive: false, unborn: true, pid: null };
+      // Not released yet: it awaits release while the sv that prepared it lives; once that sv is gone, nobody releases it.
+      if (what === "pending") return isCreatorAlive(value) ? { alive: true, pid: null } : { alive: false, unborn: true, pid: null };
       if (what === "exit" && /^\d{1,3}$/.test(value ?? "")) {
         const status = Number(value);
         const signal = signalOfStatus(status);
@@ -129,7 +146,8 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
       const status = Number(m[1]);
       const timedOut = m[2] === "1";
       const signal = timedOut ? "SIGKILL" : signalOfStatus(status);
-      if (status === 127 && /not found/.test(r.err)) return { code: null, signal: null, timedOut: false, stderr: r.err, error: `${req.argv[0]}: not found on ${host.name}` };
+      // sh says "X: not found"; setsid (util-linux, busybox), exec'ing the argv, "... X: No such file or directory".
+      if (status === 127 && /not found|No such file or directory/.test(r.err)) return { code: null, signal: null, timedOut: false, stderr: r.err, error: "command not found" };
       return { code: signal ? null : status, signal, timedOut, stderr: req.output === "capture" ? r.err : "" };
     },
 

@@ -1,6 +1,7 @@
 // The shell scripts the ssh backend runs on a host (POSIX sh with /proc; nothing installed). A unit's files
 // live in `<dir>/run/UNIT.TOKEN/`: `relay` (what runs), `fate` (a symlink: "released" or "aborted", made
-// once, atomically, by whoever comes first), `pid` ("PID STARTTIME BOOT_ID", written by the relay itself
+// once, atomically, by whoever comes first), `creator` ("PID:TICKS" of the sv that prepared it, on sv's machine: an
+// unreleased unit awaits release only while that sv lives), `pid` ("PID STARTTIME BOOT_ID", written by the relay itself
 // before it runs the command) and `exit` (the command's status, written by the relay when it ends).
 // Its log is `<dir>/log/UNIT.log`. Every script starts with `preamble`, which sets D.
 import { commandArgv } from "../../config/command.ts";
@@ -66,7 +67,7 @@ function cwdWord(cwd: string): string {
  * Prepare a unit without running anything: check the host (a /proc, a writable dir, the port free), clear the
  * unit's earlier ended runs, write its relay. Prints "ok".
  */
-export function prepareScript(o: { dir: string; unit: string; token: string; relay: string; port?: number }): string {
+export function prepareScript(o: { dir: string; unit: string; token: string; relay: string; port?: number; creator: string }): string {
   const run = `"$D/run/"${shq(`${o.unit}.${o.token}`)}`;
   const tag = `SV_RELAY_${o.token}`;
   return `${preamble(o.dir)}${ALIVE_FN}[ -r /proc/self/stat ] || { echo "this host has no /proc (sv needs it to know its processes)" >&2; exit ${REMOTE_EXIT.noProc}; }
@@ -74,6 +75,7 @@ mkdir -p "$D/run" "$D/log" 2>/dev/null && [ -w "$D/run" ] && [ -w "$D/log" ] || 
 ${o.port === undefined ? "" : portCheck(o.port)}for R in "$D/run/"${shq(o.unit)}.t*; do [ -d "$R" ] || continue; sv_alive || rm -rf "$R"; done
 R=${run}
 mkdir "$R" || exit ${REMOTE_EXIT.notWritable}
+printf '%s\\n' ${shq(o.creator)} > "$R/creator" || exit ${REMOTE_EXIT.notWritable}
 cat > "$R/relay" <<'${tag}'
 ${o.relay}${tag}
 echo ok
@@ -83,7 +85,7 @@ echo ok
 /** Fail when something listens on `port` (tcp, v4 or v6), from /proc/net: no tool needed. */
 function portCheck(port: number): string {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  return `for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] || continue; while read -r sl local rem st rest; do case "$local:$st" in *:${hex}:0A) echo "port ${port} is in use on this host" >&2; exit ${REMOTE_EXIT.portTaken};; esac; done < "$f"; done\n`;
+  return `for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] || continue; while read -r sl local rem st rest; do case "$local:$st" in *:${hex}:0A) echo "port ${port} is already in use" >&2; exit ${REMOTE_EXIT.portTaken};; esac; done < "$f"; done\n`;
 }
 
 /** Release a prepared unit: the fate "released" (unless an abort came first), then the relay, detached. Prints its pid line. */
@@ -109,7 +111,8 @@ ln -s aborted "$R/fate" 2>/dev/null; readlink "$R/fate"
 /**
  * Look at units (unit, token pairs) in one go. One line each: `N alive MAINPID` (the relay's child, or the relay),
  * `N exit STATUS`, `N gone` (ended without a record: killed, or the host rebooted), `N launching` (released, the
- * relay not yet recorded) or `N unborn` (never released).
+ * relay not yet recorded), `N pending CREATOR` (not released yet, nor aborted: it awaits release while its creator
+ * lives) or `N unborn` (aborted: it never runs).
  */
 export function inspectScript(dir: string, units: { unit: string; token: string }[]): string {
   const looks = units.map((u, i) => `sv_look ${i} "$D/run/"${shq(`${u.unit}.${u.token}`)}`).join("\n");
@@ -118,7 +121,7 @@ export function inspectScript(dir: string, units: { unit: string; token: string 
   if sv_alive; then c=; read -r c < /proc/$P/task/$P/children 2>/dev/null; c=\${c%% *}; echo "$1 alive \${c:-$P}"; return; fi
   if [ -r "$R/exit" ]; then read -r e < "$R/exit"; echo "$1 exit $e"; return; fi
   if [ -s "$R/pid" ]; then echo "$1 gone"; return; fi
-  case "$(readlink "$R/fate" 2>/dev/null)" in released) echo "$1 launching";; *) echo "$1 unborn";; esac
+  case "$(readlink "$R/fate" 2>/dev/null)" in released) echo "$1 launching";; aborted) echo "$1 unborn";; *) c=; read -r c < "$R/creator" 2>/dev/null; echo "$1 pending \${c:-none}";; esac
 }
 ${looks}
 `;
@@ -126,13 +129,13 @@ ${looks}
 
 /**
  * Stop a unit's group: `signal`, up to `timeoutMs`, then SIGKILL, until no live member is left. Prints
- * `notrunning`, or `stopped FORCED` (0/1). An unreleased unit is aborted instead (`notrunning`).
+ * `notrunning`, or `stopped FORCED` (0/1). An unreleased unit is aborted instead (`stopped 0`: it was alive, awaiting release).
  */
 export function stopScript(o: { dir: string; unit: string; token: string; signal: string; timeoutMs: number }): string {
   const sig = o.signal.replace(/^SIG/, "");
   const polls = Math.max(1, Math.ceil(o.timeoutMs / 50));
   return `${preamble(o.dir)}${ALIVE_FN}${GROUP_FN}R="$D/run/"${shq(`${o.unit}.${o.token}`)}
-[ -d "$R" ] && ln -s aborted "$R/fate" 2>/dev/null && { echo notrunning; exit 0; }
+[ -d "$R" ] && ln -s aborted "$R/fate" 2>/dev/null && { echo "stopped 0"; exit 0; }
 if ! sv_alive; then
   [ -r "$R/pid" ] && read -r sv_g st b < "$R/pid" && [ "$b" = "$BOOT" ] && sv_group && { kill -KILL -"$sv_g" 2>/dev/null; }
   echo notrunning; exit 0
