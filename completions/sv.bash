@@ -4,7 +4,7 @@
 # Service names come from `sv completion __names`: it reads only the definitions (never the network)
 # and honours a --root typed on the line.
 
-_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion"
+_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback"
 
 # The flags of a command.
 _sv_flags() {
@@ -12,7 +12,7 @@ _sv_flags() {
   case "$1" in
     up | start) echo "$common --recreate --no-recreate --remove-orphans" ;;
     down | stop) echo "$common --volumes" ;;
-    restart | status | ps | validate | reconcile | metrics | health) echo "$common" ;;
+    restart | status | ps | validate | reconcile | metrics | health | hosts | rollback) echo "$common" ;;
     logs | events) echo "$common --follow -f --lines -n" ;;
     list) echo "$common --tree" ;;
     watch) echo "$common --interval --listen" ;;
@@ -103,6 +103,10 @@ _sv() {
   fi
 
   case "$cmd" in
+    rollback)
+      ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$(_sv_names "$sv" "$root")" -- "$cur") ;;
+    hosts)
+      ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "trust" -- "$cur") ;;
     up | start | down | stop | restart | status | ps | logs | events)
       # Names not already on the line.
       local names name typed=" ${COMP_WORDS[*]:2:COMP_CWORD-2} "

@@ -51,9 +51,9 @@ function __sv_exec_first
     __sv_exec_command; and test (commandline -opc)[-1] = --
 end
 
-set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion
-set -l __sv_with_names up start down stop restart status ps logs events
-set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics health
+set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback
+set -l __sv_with_names up start down stop restart status ps logs events rollback
+set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics health hosts rollback
 
 complete -c sv -f
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -l help -s h -d 'Show help'
@@ -75,6 +75,9 @@ complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a events -d 
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a metrics -d 'Print Prometheus metrics'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a health -d 'One line of overall health'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a completion -d 'Print a shell completion script'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a hosts -d 'The declared hosts, and whether they answer'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a rollback -d 'A package service back to its previous release'
+complete -c sv -n "__fish_seen_subcommand_from hosts" -x -a trust -d 'Record a host key'
 
 complete -c sv -n "__fish_seen_subcommand_from $__sv_with_common" -l root -x -a '(__fish_complete_directories)' -d 'Project root'
 complete -c sv -n "__fish_seen_subcommand_from $__sv_with_common" -l json -d 'Print one JSON document on stdout'

@@ -149,10 +149,10 @@ describe("the registry", () => {
   test("a handle of a kind no backend has gets a stand-in whose every look fails in one line", async () => {
     const p = tempProject();
     const backends = createBackends(projectPaths(p.root), await loadProject(p.root));
-    const stand = backends.of({ kind: "ssh", pid: 5 });
-    expect(stand.kind).toBe("ssh");
+    const stand = backends.of({ kind: "vm", pid: 5 });
+    expect(stand.kind).toBe("vm");
     expect(backends.all).not.toContain(stand);
-    await expect(stand.inspect("api", { kind: "ssh" })).rejects.toThrow(`api: no "ssh" backend in this sv (is the plugin that started it still in sv.yml's plugins?)`);
-    await expect(stand.stop("api", { kind: "ssh" }, { signal: "SIGTERM", timeoutMs: 1 })).rejects.toThrow(/^no "ssh" backend in this sv/);
+    await expect(stand.inspect("api", { kind: "vm" })).rejects.toThrow(`api: no "vm" backend in this sv (is the plugin that started it still in sv.yml's plugins?)`);
+    await expect(stand.stop("api", { kind: "vm" }, { signal: "SIGTERM", timeoutMs: 1 })).rejects.toThrow(/^no "vm" backend in this sv/);
   });
 });
