@@ -201,15 +201,15 @@ export class Transport {
     const err = stderr.trim();
     const who = `${host.name} (${host.user ? `${host.user}@` : ""}${host.address}:${host.port})`;
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(err)) {
-      return new SvError(`the host key of ${who} has changed since it was trusted: refusing to connect`, { hint: `if the host was reinstalled, remove its old key from ${host.knownHosts} and run \`sv hosts trust ${host.name}\`` });
+      return mistake(`the host key of ${who} has changed since it was trusted: refusing to connect`, `if the host was reinstalled, remove its old key from ${host.knownHosts} and run \`sv hosts trust ${host.name}\``);
     }
     if (/Host key verification failed|No \S+ host key is known/i.test(err)) {
-      return new SvError(`the host key of ${who} is not known`, { hint: `check it and record it with \`sv hosts trust ${host.name}\` (keys are kept in ${host.knownHosts})` });
+      return mistake(`the host key of ${who} is not known`, `check it and record it with \`sv hosts trust ${host.name}\` (keys are kept in ${host.knownHosts})`);
     }
     if (/Permission denied/i.test(err)) {
-      return new SvError(`authentication to ${who} failed`, { hint: host.keyFile ? `is the key ${host.keyFile} in the remote user's authorized_keys?` : "set key_file: for the host, or load a key into ssh-agent" });
+      return mistake(`authentication to ${who} failed`, host.keyFile ? `is the key ${host.keyFile} in the remote user's authorized_keys?` : "set key_file: for the host, or load a key into ssh-agent");
     }
-    if (/Too many authentication failures/i.test(err)) return new SvError(`authentication to ${who} failed (too many keys offered)`, { hint: "set key_file: for the host" });
+    if (/Too many authentication failures/i.test(err)) return mistake(`authentication to ${who} failed (too many keys offered)`, "set key_file: for the host");
     const line = err.split("\n").filter((l) => !/^Warning:/.test(l)).pop() ?? "ssh failed";
     if (/timed out|No route to host|Connection refused|Network is unreachable|Connection closed|Connection reset|Broken pipe|Could not resolve/i.test(err) || err === "") {
       return this.unreachable(host, line || "the connection failed");
@@ -251,13 +251,21 @@ function checkKeyFile(host: HostSpec): void {
   let mode: number;
   try {
     const st = statSync(host.keyFile);
-    if (!st.isFile()) throw new SvError(`host ${host.name}: key_file ${host.keyFile} is not a file`, { hint: "point key_file: at a private key" });
+    if (!st.isFile()) throw mistake(`host ${host.name}: key_file ${host.keyFile} is not a file`, "point key_file: at a private key");
     mode = st.mode;
   } catch (e) {
     if (e instanceof SvError) throw e;
-    throw new SvError(`host ${host.name}: key_file ${host.keyFile} does not exist`, { hint: "create it (ssh-keygen -t ed25519 -f FILE) or fix key_file: in sv.yml" });
+    throw mistake(`host ${host.name}: key_file ${host.keyFile} does not exist`, "create it (ssh-keygen -t ed25519 -f FILE) or fix key_file: in sv.yml");
   }
-  if ((mode & 0o077) !== 0) throw new SvError(`host ${host.name}: key_file ${host.keyFile} is readable by others (mode ${(mode & 0o777).toString(8)}), so ssh refuses it`, { hint: `chmod 600 ${host.keyFile}` });
+  if ((mode & 0o077) !== 0) throw mistake(`host ${host.name}: key_file ${host.keyFile} is readable by others (mode ${(mode & 0o777).toString(8)}), so ssh refuses it`, `chmod 600 ${host.keyFile}`);
+}
+
+/**
+ * A mistake to fix on this side (a key, a host key), with what to do in the same line: a start's failure, sv status's
+ * warnings and sv hosts' table show an error's message only, never its hint.
+ */
+function mistake(message: string, remedy: string): SvError {
+  return new SvError(`${message}; ${remedy}`);
 }
 
 /** Is a master listening on `socket`? (Connecting costs well under a millisecond; asking ssh -O check a process.) */
