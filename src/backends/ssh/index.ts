@@ -13,6 +13,7 @@ import { whoAmI } from "../../store/owner.ts";
 import { Batcher } from "./batch.ts";
 import { deployPackage, rollbackAfterFailure, rollbackRelease } from "./deploy.ts";
 import { REMOTE_EXIT, abortScript, execScript, followScript, inspectScript, logExistsScript, prepareScript, reapScript, relayScript, releaseScript, rotateScript, stopScript, tailScript } from "./remote.ts";
+import { shq } from "./shell.ts";
 import { Transport } from "./transport.ts";
 
 export { HostUnreachable, Transport } from "./transport.ts";
@@ -78,7 +79,8 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
       const release = pkg ? await deployPackage(transport, host, req.unit, pkg, { ...req.svc.env, ...req.env }) : undefined;
       const env = { ...req.svc.env, ...req.env };
       const relay = relayScript({ svc: req.svc, dir: host.dir, unit: req.unit, token, env, preStart: pkg !== undefined });
-      await onHost(req.unit, host, prepareScript({ dir: host.dir, unit: req.unit, token, relay, port: req.port, creator: `${self.pid}:${self.ticks}` }));
+      const prepare = prepareScript({ dir: host.dir, unit: req.unit, token, relay, port: req.port, creator: `${self.pid}:${self.ticks}` });
+      await onHost(req.unit, host, `${runnableCheck(req.svc.command, env)}${prepare}`);
       const handle: SshHandle = { kind: "ssh", host: host.name, token, ...(release ? { release } : {}) };
       return {
         handle,
@@ -222,6 +224,19 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
     const svc = project.services.get(unit.split(".")[0]!);
     return svc?.remote ? project.hosts.get(svc.remote.host) : undefined;
   }
+}
+
+/**
+ * An argv command whose program the host does not have fails its start, as a local spawn does ("cannot start X:
+ * command not found"), not as an exit 127 of the relay. Looked up with the PATH the relay gives it; a program
+ * named by a relative path (resolved in the service's cwd) and a shell command (its shell reports it) are left to run.
+ */
+function runnableCheck(command: string | string[], env: Record<string, string>): string {
+  const program = typeof command === "string" ? undefined : command[0];
+  if (program === undefined || (program.includes("/") && !program.startsWith("/"))) return "";
+  const path = env.PATH === undefined ? "" : `PATH=${shq(env.PATH)}; export PATH; `;
+  const name = program.replace(/[^\x20-\x7e]/g, "?");
+  return `( ${path}command -v ${shq(program)} ) >/dev/null 2>&1 || { echo ${shq(`cannot start ${name}: command not found`)} >&2; exit 127; }\n`;
 }
 
 function hintFor(code: number, host: HostSpec): string | undefined {
