@@ -1,8 +1,10 @@
 // scripts/bench: sv vs supervisord vs PM2 vs runit on a project of N tiny TCP services (up, status, down,
 // crash-to-serving under supervision, supervisor memory and idle CPU); with --containers, sv's container
-// backend on podman and dockerd against the raw Engine API calls. See --help.
+// backend on podman and dockerd against the raw Engine API calls; with --hosts, sv's ssh backend on 3 real sshd
+// hosts against bare ssh. See --help.
 // Each tool and phase gets its own temp dir, ports and copy of the service program; nothing is left running
-// (container engines are stopped, with every container in them, after their last phase or on an interrupt).
+// (container engines are stopped, with every container in them, after their last phase or on an interrupt; so
+// is the rig of sshd hosts, with every process on it).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +12,9 @@ import { HELP, parseOptions, type Settings } from "./benchmark/options.ts";
 import { CONTAINER_PHASE_IDS, containerPhases, killRawClients } from "./benchmark/containers/phases.ts";
 import { engineNotes, stopEngine, stopEngines } from "./benchmark/containers/engine.ts";
 import { buildHello } from "./benchmark/hello.ts";
+import { HOST_PHASE_IDS, HOSTS_HELP, hostPhases, hostsHeadline, isHostPhase } from "./benchmark/hosts/phases.ts";
+import { renderHostComparison } from "./benchmark/hosts/report.ts";
+import { rigNotes, stopRig } from "./benchmark/hosts/rig.ts";
 import { type Phase, type PhaseCtx, PHASES, type Sample } from "./benchmark/phases.ts";
 import { accepts, cpuTimes, killPids, loadavg, processesOf, run } from "./benchmark/proc.ts";
 import { prepareProgram, type ServiceProgram } from "./benchmark/program.ts";
@@ -37,6 +42,7 @@ async function cleanUpEverything(): Promise<void> {
   live.sessions.clear();
   for (const program of live.programs) await killPids(processesOf(program)).catch(() => 0);
   await stopEngines(log);
+  await stopRig(log);
 }
 
 /** Busy % of the whole machine over `ms`, before we start anything. */
@@ -165,17 +171,19 @@ async function runPhase(phase: Phase, tool: Tool, settings: Settings, workspace:
 async function main(argv: string[]): Promise<number> {
   let settings: Settings | null;
   try {
+    // --hosts is ours (options.ts knows the host phases only as names --phases may list): every host phase.
     settings = parseOptions(
-      argv,
-      PHASES.map((p) => p.id),
+      argv.filter((a) => a !== "--hosts"),
+      [...PHASES.map((p) => p.id), ...HOST_PHASE_IDS],
       CONTAINER_PHASE_IDS,
     );
+    if (settings && argv.includes("--hosts")) settings.phases = [...new Set([...(settings.phases ?? []), ...HOST_PHASE_IDS])];
   } catch (e) {
     console.error(`bench: ${(e as Error).message}\nrun scripts/bench --help`);
     return 2;
   }
   if (!settings) {
-    console.log(HELP);
+    console.log(`${HELP}${HOSTS_HELP}`);
     return 0;
   }
   const workspace = mkdtempSync(join(tmpdir(), "sv-bench-"));
@@ -196,8 +204,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { program, notes: programNotes } = prepareProgram(settings.program, join(workspace, "bin"));
     notes.push(...programNotes);
-    // The process phases by default; container phases (one set per engine, grouped by engine) when named.
-    const candidates = [...PHASES, ...settings.engines.flatMap(containerPhases)].filter((p) => (settings.phases ? settings.phases.includes(p.id) : p.engine === undefined));
+    // The process phases by default; container phases (one set per engine, grouped by engine) and host phases when named.
+    const candidates = [...PHASES, ...settings.engines.flatMap(containerPhases), ...hostPhases()].filter((p) =>
+      settings.phases ? settings.phases.includes(p.id) : p.engine === undefined && !isHostPhase(p),
+    );
     const phases: Phase[] = [];
     for (const p of candidates) {
       const why = p.unavailable?.();
@@ -221,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
     if (tools.length === 0) throw new Error(`no tool can run here: ${notes.join("; ")}`);
     if (phases.length === 0) throw new Error(`no phase can run here: ${notes.join("; ")}`);
     let hello: string | null = null;
-    if (phases.some((p) => p.id === "status" || p.engine !== undefined)) {
+    if (phases.some((p) => p.id === "status" || p.id === "host-status" || p.engine !== undefined)) {
       const built = await buildHello(join(workspace, "hello"));
       if ("error" in built) notes.push(`no hello-world floor for status: ${built.error}`);
       else hello = built.path;
@@ -253,12 +263,14 @@ async function main(argv: string[]): Promise<number> {
       }
       // An engine goes when its last phase is done, so it is not running (and costing) during the next engine's.
       if (phase.engine && !phases.slice(i + 1).some((p) => p.engine === phase.engine)) await stopEngine(phase.engine as "podman" | "docker", log);
+      // The hosts likewise, after the last host phase.
+      if (isHostPhase(phase) && !phases.slice(i + 1).some(isHostPhase)) await stopRig(log);
     }
     const loadEnd = loadavg();
 
     const out: string[] = [];
     out.push("");
-    if (phases.some((p) => p.engine === undefined)) {
+    if (phases.some((p) => p.engine === undefined && !isHostPhase(p))) {
       out.push(
         `sv benchmark: up/down with ${settings.n} services (${settings.runs} runs + ${settings.warmup} warmup), status with ${settings.statusN} running (${settings.statusRuns} runs + ${settings.statusWarmup} warmup), ` +
           `crash with ${settings.n} supervised (${settings.crashRuns} kills + ${settings.warmup} warmup), rss/idle with ${settings.n} supervised (${settings.watchRuns} samples; idle over ${settings.idleSeconds} s each).`,
@@ -271,6 +283,7 @@ async function main(argv: string[]): Promise<number> {
           `heal under sv watch (${settings.crashRuns} kills + ${settings.warmup} warmup, each after a raw API start); ${settings.profileRuns} profile runs each through the recording proxy.`,
       );
     }
+    if (phases.some(isHostPhase)) out.push(hostsHeadline(settings));
     out.push("");
     out.push(renderTable(rows));
     out.push("");
@@ -279,12 +292,14 @@ async function main(argv: string[]): Promise<number> {
     for (const p of described) out.push(`  ${p.id.padEnd(idWidth)}  ${p.describe}`);
     out.push("  CMD EXIT  median time until the command itself exited (same start)");
     out.push(`  TARGET    sv's goal from the issue (median, in UNIT${engines.length > 0 ? "; Nx api: sv's median over the api row's, measured in the same runs" : ""}); ISSUE: the peers' numbers quoted in the issue for this machine`);
+    if (phases.some(isHostPhase)) out.push("  bare      scripts/benchmark/hosts/bare.sh (a fresh ssh per host starting the same command detached, then until its port accepts), in the same runs as sv's row above it; the host-status rows under sv's: its floors, run right before each status");
     if (engines.length > 0) out.push("  api       the raw Engine API calls of scripts/benchmark/containers/raw.ts (create + start, from before the create), in the same runs as sv's row above it");
     out.push("  LOAD1     1-minute load average when the row started; CPU: whole-machine busy % during the row (benchmark included)");
     out.push("");
     out.push(`service program: ${program.describe}`);
     for (const v of versions) out.push(`tool: ${v}`);
     for (const e of engineNotes()) out.push(`engine: ${e}`);
+    for (const h of rigNotes()) out.push(`hosts: ${h}`);
     out.push(`load average: ${loadStart} at start, ${loadEnd} at end; CPU busy ${idlePct.toFixed(0)}% in the idle second before; ${navigator.hardwareConcurrency} CPUs`);
     out.push(`harness floor: spawning /bin/true the same way takes ${overhead.toFixed(1)} ms (median of 30)`);
     for (const n of notes) out.push(`note: ${n}`);
@@ -297,7 +312,7 @@ async function main(argv: string[]): Promise<number> {
       out.push(`profile ${r.phase.label ?? r.phase.id} (${r.tool}):`);
       for (const l of r.notes!) out.push(`  ${l}`);
     }
-    for (const table of [renderComparison(rows), renderContainerComparison(rows)]) {
+    for (const table of [renderComparison(rows.filter((r) => !isHostPhase(r.phase))), renderContainerComparison(rows), renderHostComparison(rows)]) {
       if (!table) continue;
       out.push("");
       out.push(table);

@@ -1,0 +1,117 @@
+// The host phases' side-by-side table: medians and p90s of sv's rows and of what was measured beside them in the
+// same runs (floors, bare.sh), the ratios the targets are about, and the profile runs' split.
+import type { Sample } from "../phases.ts";
+import { median, ratioOf, type Row, verdict } from "../report.ts";
+import { HEAL_INTERVAL_MS, isHostPhase } from "./phases.ts";
+
+/** The nearest-rank percentile `p` (0..100) of `xs`. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2));
+
+interface Line {
+  label: string;
+  phase: string;
+  /** The row's tool (default sv). */
+  tool?: string;
+  pick?: (s: Sample) => number | undefined;
+  /** The row's ratio target (median / median(baseline)) with its verdict. */
+  ratio?: boolean;
+  /** median(pick) over median(per) of the same row. */
+  per?: (s: Sample) => number | undefined;
+  /** A profile figure (Row.stats), ms. */
+  stat?: string;
+  /** median(pick) minus the median of another row of the same phase. */
+  minus?: string[];
+}
+
+const LINES: Line[] = [
+  { label: "status: `sv status --json`, 10 services on 3 hosts, warm (target <= 60 ms)", phase: "host-status" },
+  { label: "status floor: `sv --version` (the compiled binary's start)", phase: "host-status", tool: "sv --version" },
+  { label: "status floor: compiled Bun hello world", phase: "host-status", tool: "hello world" },
+  { label: "status floor: one `ssh -O check` over sv's master", phase: "host-status", tool: "ssh -O check" },
+  { label: "status floor: one `ssh h1 true` over sv's master", phase: "host-status", tool: "ssh true (mux)" },
+  { label: "status floor: `ssh HOST true` to each of 3 hosts in parallel (mux)", phase: "host-status", tool: "3x ssh true ||" },
+  { label: "status - `sv --version` - 3 parallel ssh (sv's own work, medians)", phase: "host-status", minus: ["sv --version", "3x ssh true ||"] },
+  { label: "status profile: before the first ssh (start, config, store)", phase: "host-status", stat: "firstSshMs" },
+  { label: "status profile: with an ssh running", phase: "host-status", stat: "sshBusyMs" },
+  { label: "status profile: after the last ssh (probes, output)", phase: "host-status", stat: "afterLastSshMs" },
+  { label: "status profile: `sv list` (start + config, no ssh)", phase: "host-status", stat: "listMs" },
+  { label: "up cold: `sv up`, 3 services on 3 hosts, no master -> every port accepts", phase: "host-up" },
+  { label: "up cold: bare.sh (fresh ssh per host, in parallel) -> every port accepts", phase: "host-up", tool: "bare" },
+  { label: "up cold: sv / bare (target <= 1.5)", phase: "host-up", ratio: true },
+  { label: "up cold: `sv up` exits", phase: "host-up", pick: (s) => s.exitMs },
+  { label: "up cold: bare.sh exits", phase: "host-up", pick: (s) => s.parts?.bareExit },
+  { label: "up cold: bare's slowest ssh (in bare.sh)", phase: "host-up", pick: (s) => s.parts?.bareSsh },
+  { label: "up cold: sv exit / bare exit", phase: "host-up", pick: (s) => s.exitMs, per: (s) => s.parts?.bareExit },
+  { label: "up cold profile: ssh runs per `sv up`", phase: "host-up", stat: "sshRuns" },
+  { label: "up cold profile: before the first ssh", phase: "host-up", stat: "firstSshMs" },
+  { label: "up cold profile: with an ssh running", phase: "host-up", stat: "sshBusyMs" },
+  { label: "up warm: `sv up`, masters warm -> every port accepts", phase: "host-up-warm" },
+  { label: "up warm: bare.sh (cold, same runs) -> every port accepts", phase: "host-up-warm", tool: "bare" },
+  { label: "up warm: sv / bare (target <= 1.5)", phase: "host-up-warm", ratio: true },
+  { label: "up warm: `sv up` exits", phase: "host-up-warm", pick: (s) => s.exitMs },
+  { label: "up warm: sv exit / bare exit", phase: "host-up-warm", pick: (s) => s.exitMs, per: (s) => s.parts?.bareExit },
+  { label: "up warm profile: ssh runs per `sv up`", phase: "host-up-warm", stat: "sshRuns" },
+  { label: "up warm profile: before the first ssh", phase: "host-up-warm", stat: "firstSshMs" },
+  { label: "up warm profile: with an ssh running", phase: "host-up-warm", stat: "sshBusyMs" },
+  { label: `heal: kill -KILL on the host -> port accepts again (sv watch --interval ${HEAL_INTERVAL_MS / 1000}s)`, phase: "host-heal" },
+  { label: "heal: bare start right before (bare.sh, 1 host)", phase: "host-heal", tool: "bare" },
+  { label: `heal: ${HEAL_INTERVAL_MS / 1000} s + bare start`, phase: "host-heal", tool: `${HEAL_INTERVAL_MS / 1000}s + bare` },
+  { label: `heal / (${HEAL_INTERVAL_MS / 1000} s + bare) (target <= 1)`, phase: "host-heal", ratio: true },
+  { label: "heal: kill -> port refuses", phase: "host-heal", pick: (s) => s.closedMs },
+  { label: "heal: kill -> sv watch logs the transition (noticed)", phase: "host-heal", pick: (s) => s.parts?.noticed },
+  { label: "heal: kill -> sv watch logs running", phase: "host-heal", pick: (s) => s.parts?.running },
+  { label: "heal: noticed -> port accepts", phase: "host-heal", pick: (s) => (s.parts?.noticed === undefined ? undefined : s.value - s.parts.noticed) },
+];
+
+function values(row: Row | undefined, pick: (s: Sample) => number | undefined = (s) => s.value): number[] {
+  return (row?.samples ?? []).map(pick).filter((x): x is number => x !== undefined && Number.isFinite(x));
+}
+
+/** The host phases' table (Markdown), or "" when none ran. */
+export function renderHostComparison(rows: Row[]): string {
+  rows = rows.filter((r) => isHostPhase(r.phase));
+  if (rows.length === 0) return "";
+  const find = (phase: string, tool = "sv") => rows.find((r) => r.phase.id === phase && r.tool === tool);
+  const lines: string[][] = [];
+  for (const l of LINES) {
+    const row = find(l.phase, l.tool);
+    if (!row) continue;
+    let cells: string[];
+    if (l.ratio) {
+      const r = ratioOf(row);
+      const v = verdict(row);
+      cells = [r === undefined ? "-" : `${r.toFixed(2)}${v ? ` ${v}` : ""}`, "", "", "", ""];
+    } else if (l.per) {
+      const a = values(row, l.pick);
+      const b = values(row, l.per);
+      cells = [a.length && b.length ? (median(a) / median(b)).toFixed(2) : "-", "", "", "", ""];
+    } else if (l.stat !== undefined) {
+      const x = row.stats?.[l.stat];
+      cells = [typeof x === "number" ? (l.stat.endsWith("Ms") ? `${fmt(x)} ms` : fmt(x)) : "-", "", "", "", ""];
+    } else if (l.minus) {
+      const others = l.minus.map((t) => values(find(l.phase, t)));
+      const xs = values(row);
+      cells = [xs.length && others.every((o) => o.length) ? `${fmt(median(xs) - others.reduce((a, o) => a + median(o), 0))} ms` : "-", "", "", "", ""];
+    } else {
+      const xs = values(row, l.pick);
+      const v = !l.pick && l.tool === undefined ? verdict(row) : null;
+      cells = xs.length
+        ? [`${fmt(median(xs))} ms${v ? ` ${v}` : ""}${row.error ? "*" : ""}`, `${fmt(percentile(xs, 90))} ms`, fmt(Math.min(...xs)), fmt(Math.max(...xs)), String(xs.length)]
+        : [row.error ? "FAIL" : "-", "", "", "", ""];
+    }
+    if (cells[0] === "-" && cells.slice(1).every((c) => c === "")) continue;
+    lines.push([l.label, ...cells]);
+  }
+  const header = ["host measurement", "median", "p90", "min", "max", "runs"];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  const out = [row(header), rule, ...lines.map(row)];
+  if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
+  return out.join("\n");
+}
