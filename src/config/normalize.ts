@@ -55,6 +55,7 @@ export function toService(root: string, origin: Origin, raw: RawService, scope: 
     restartMaxDelayMs: raw.restart_max_delay,
     maxRestarts: raw.max_restarts,
     retryAfterError: raw.retry_after_error,
+    essential: raw.essential,
     startDelayMs: raw.start_delay,
     startTimeoutMs: raw.start_timeout,
     notifyDelayMs: raw.notify_delay,

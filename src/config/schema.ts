@@ -171,6 +171,7 @@ const serviceEntries = {
   restart_max_delay: v.optional(Duration, "1m"),
   max_restarts: v.optional(atLeast(0), 10),
   retry_after_error: v.optional(Bool, false),
+  essential: v.optional(Bool, false),
   start_delay: v.optional(Duration, 0),
   start_timeout: v.optional(Duration),
   notify_delay: v.optional(Duration, 0),
@@ -279,6 +280,8 @@ export interface Service {
   restartMaxDelayMs: number;
   maxRestarts: number;
   retryAfterError: boolean;
+  /** Under `sv init`: when it ends for good, the container ends, with its exit code. */
+  essential: boolean;
   startDelayMs: number;
   /** How long a live, starting unit may fail its probes; undefined: the project's default_timeout. */
   startTimeoutMs?: number;

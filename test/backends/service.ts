@@ -22,6 +22,7 @@ export function testService(name: string, command: string | string[], cwd: strin
     restartMaxDelayMs: 60_000,
     maxRestarts: 10,
     retryAfterError: false,
+    essential: false,
     startDelayMs: 0,
     notifyDelayMs: 0,
     stopSignal: "SIGTERM",
