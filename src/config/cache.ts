@@ -108,6 +108,7 @@ export function writeCachedProject(project: Project, inputs: Inputs): void {
  * cannot be told without the full load (which then reports the problem, or writes the cache where it belongs).
  */
 function stateDirOf(root: string, env: Env): string | undefined {
+  if (env.SV_STATE_DIR) return resolve(root, env.SV_STATE_DIR);
   let text: string;
   try {
     text = readConfigText(join(root, "sv.yml")).text; // a FIFO or /dev/zero there must not hang or fill memory

@@ -30,7 +30,8 @@ export async function loadFull(root: string, environment: Env, opts: { strict?: 
   const { settings, inline, secretEnv, unsure } = readSettings(settingsFile, env, reader);
   const sources = [...inline, ...readServiceFiles(root, reader), ...(await readIncludes(root, settings.include, settingsFile, reader))];
   const { services, referrers, defined } = buildServices(root, sources, { env, inputs, problems: reader.problems });
-  const stateDir = resolve(root, settings.state_dir);
+  // SV_STATE_DIR wins over sv.yml: a container with a read-only root puts the state on a tmpfs.
+  const stateDir = resolve(root, env.SV_STATE_DIR || settings.state_dir);
   const name = settings.name ?? defaultProjectName(root);
   const hosts = new Map<string, HostSpec>(Object.entries(settings.hosts).map(([h, raw]) => [h, toHost(h, raw, root, stateDir, name)]));
   const networks = new Map(Object.entries(settings.networks).map(([n, net]) => [n, parseSubnet(net.subnet)!]));

@@ -64,7 +64,7 @@ export async function openContext(opts: { root?: string; waitLock?: boolean; rep
     if (!opts.fromStore || !(e instanceof SvError)) throw e;
     configError = e instanceof ConfigError && e.problems.length > 1 ? `${e.problems[0]} (and ${e.problems.length - 1} more)` : e.message;
     // A config that loaded but whose plugins did not still says where its state is.
-    const stateDir = loaded?.stateDir ?? resolve(root, ".sv");
+    const stateDir = loaded?.stateDir ?? resolve(root, process.env.SV_STATE_DIR || ".sv");
     project = { root, stateDir, maxParallel: 32, defaultTimeoutMs: 60_000, services: new Map(), api: { tokens: [], allowInsecure: false, secretEnv: [] }, name: loaded?.name ?? defaultProjectName(root), plugins: [], hosts: loaded?.hosts ?? new Map(), networks: loaded?.networks ?? new Map() };
   }
   const paths = projectPaths(root, project.stateDir);
