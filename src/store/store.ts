@@ -47,6 +47,8 @@ function corrupt(paths: Paths, why: string): SvError {
 
 const isNull = (v: unknown) => v === null;
 const PID = { what: "a number (a process id above 1)", ok: (v: unknown) => isNull(v) || (Number.isSafeInteger(v) && (v as number) > 1) };
+/** The sv driving a transition: only ever looked up, never signalled, and PID 1 when sv is a container's init. */
+const OWNER_PID = { what: "a number (a process id)", ok: (v: unknown) => isNull(v) || (Number.isSafeInteger(v) && (v as number) >= 1) };
 const INT_OR_NULL = { what: "a number", ok: (v: unknown) => isNull(v) || Number.isSafeInteger(v) };
 const COUNT = { what: "a whole number ≥ 0", ok: (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 };
 // What sv writes (toISOString) is checked by shape, which is much cheaper than Date.parse; anything else must parse.
@@ -63,7 +65,7 @@ const SECONDS = { what: "a number of seconds", ok: (v: unknown) => isNull(v) || 
 const FIELD_CHECKS: Partial<Record<keyof Unit, { what: string; ok: (v: unknown) => boolean }>> = {
   handle: { what: "null or a mapping with a `kind` (and any pid above 1)", ok: isHandle },
   spec: { what: "null or a mapping", ok: (v) => isNull(v) || (typeof v === "object" && !Array.isArray(v)) },
-  owner_pid: PID,
+  owner_pid: OWNER_PID,
   owner_ticks: INT_OR_NULL,
   exit_code: INT_OR_NULL,
   restarts: COUNT,

@@ -113,7 +113,8 @@ const BROKEN: [string, string, string][] = [
   // A version-1 record is upgraded first: its pid 1 becomes a handle with pid 1 and pgid 1, refused the same way.
   ["a version-1 pid 1", "version: 1\nservices:\n  db:\n    state: running\n    pid: 1\n    start_ticks: 5\n", HANDLE_MUST],
   ["a spec that is not a mapping", "version: 2\nservices:\n  db:\n    spec: [sleep, 1000]\n", "services.db.spec must be null or a mapping"],
-  ["an owner_pid 1", "version: 2\nservices:\n  db:\n    state: starting\n    owner_pid: 1\n", "services.db.owner_pid must be a number (a process id above 1)"],
+  // An owner is only looked up, never signalled: 1 is allowed (sv init as a container's PID 1), 0 is not a process.
+  ["an owner_pid 0", "version: 2\nservices:\n  db:\n    state: starting\n    owner_pid: 0\n", "services.db.owner_pid must be a number (a process id)"],
   ["a negative restart count", "version: 2\nservices:\n  db:\n    restarts: -1\n", "services.db.restarts must be a whole number ≥ 0"],
   ["restarts as text", "version: 2\nservices:\n  db:\n    restarts: lots\n", "services.db.restarts must be a whole number ≥ 0"],
   ["a timestamp that is not one", "version: 2\nservices:\n  db:\n    started_at: yesterday\n", "services.db.started_at must be a timestamp"],
