@@ -14,10 +14,11 @@ export interface Source {
   text: string;
 }
 
-/** How a path is shown: relative to `cwd` when it is under it, else absolute. */
+/** How a path is shown: relative to `cwd` when it is under it or its parent, else absolute. */
 export function shownPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
-  return rel && !rel.startsWith("..") ? rel : path;
+  if (rel === "") return ".";
+  return rel.startsWith("../..") ? path : rel;
 }
 
 /** The text of `path`, or a UsageError saying why it cannot be read (`what` names the format, for the hint). */
