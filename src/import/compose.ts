@@ -35,6 +35,7 @@ export function importCompose(ctx: ImportContext): Imported {
     else if (key === "networks" && !hasEntries(top.networks)) continue;
     else ctx.skip(y.lineOf([key]), key, TOP_LEVEL_WHY[key] ?? "not a compose key sv knows; not mapped");
   }
+  ctx.noteDotenv("compose");
   const names = new NameMap();
   const services = top.services;
   for (const raw of Object.keys(services)) {

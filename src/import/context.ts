@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Draft } from "./draft.ts";
 import type { Unmapped } from "./report.ts";
-import type { Source } from "./source.ts";
+import { type Source, shownPath } from "./source.ts";
 
 export class ImportContext {
   readonly unmapped: Unmapped[] = [];
@@ -38,6 +38,16 @@ export class ImportContext {
   sourceCwd(): string | undefined {
     const p = this.path(".");
     return p === "." ? undefined : p;
+  }
+
+  /**
+   * compose and process-compose read a `.env` next to the file for its ${VAR}s; sv reads them from its environment
+   * only. Said once, at the .env, when there is one.
+   */
+  noteDotenv(tool: string): void {
+    const file = resolve(this.dir, ".env");
+    if (!existsSync(file)) return;
+    this.unmapped.push({ file: shownPath(file, this.cwd), line: 1, key: ".env", why: `${tool} reads it for the file's \${VAR}s; sv takes them from its environment (export them before sv up, or write the values in)` });
   }
 
   /** Does a path written in the source exist? */

@@ -60,6 +60,7 @@ export function importProcessCompose(ctx: ImportContext): Imported {
   // process-compose expands ${VAR} and $VAR when it loads the file, unless told not to: then the shell does.
   const expands = top.disable_env_expansion !== true;
   const text = (value: string, path: Seg[], service?: string) => (expands ? fromInterpolated(value, (why) => ctx.skip(y.lineOf(path), keyOf(path), why, service)) : literal(value));
+  if (expands) ctx.noteDotenv("process-compose");
   const globalEnv = envOf(top.environment, ["environment"], text);
   const names = new NameMap();
   for (const raw of Object.keys(top.processes)) {

@@ -142,6 +142,7 @@ test("compose's variations: long-syntax volumes, list env, restart forms, CMD te
     ].join("\n"),
   );
   p.write("src/site/index.html", "hi\n");
+  p.write("src/.env", "B=2\n");
   const r = await sv(p.root, ["import", "compose", "src/variants.yml"]);
   expect(r.code).toBe(0);
   expect(service(p.root, "web-app")).toEqual({
@@ -169,6 +170,7 @@ test("compose's variations: long-syntax volumes, list env, restart forms, CMD te
     'src/variants.yml:14: services.Web.App.ports[0]: "8080-8081:80-81": sv does not publish port ranges; list each port',
     "src/variants.yml:21: services.job.depends_on.Web.App.required: an optional dependency: after: web-app (ordering only, never pulled in)",
     'src/variants.yml:22: services.job.depends_on.ghost: "ghost" is not a service of this file: left out',
+    "src/.env:1: .env: compose reads it for the file's ${VAR}s; sv takes them from its environment (export them before sv up, or write the values in)",
   ]);
   // compose required B (${B:?...}); sv requires every ${VAR} without a default to be set, so it is the same rule.
   const unset = await sv(p.root, ["validate"], { env: { B: undefined as unknown as string } });
