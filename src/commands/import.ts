@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { SvError } from "../errors.ts";
+import { SvError, UsageError } from "../errors.ts";
 import { FORMATS, commitWrites, formatOf, formatUnmapped, planImport, type Planned } from "../import/index.ts";
 import { writeRecord } from "../output/logger.ts";
 import { output } from "../output/style.ts";
@@ -34,13 +34,15 @@ export default defineCommand({
   async run({ args }) {
     const cwd = process.cwd();
     const format = formatOf(args.format);
-    if (!args.file) throw new SvError(`sv import ${format} needs a file`, { hint: `e.g. sv import ${format} ${{ compose: "docker-compose.yml", "process-compose": "process-compose.yaml", procfile: "Procfile", supervisord: "/etc/supervisor/supervisord.conf" }[format]}`, exitCode: 2 });
+    if (args._.length > 2) throw new UsageError(`sv import takes one file (got ${args._.length - 1})`, `import each file on its own: sv import ${format} FILE`);
+    if (!args.file) throw new UsageError(`sv import ${format} needs a file`, `e.g. sv import ${format} ${{ compose: "docker-compose.yml", "process-compose": "process-compose.yaml", procfile: "Procfile", supervisord: "/etc/supervisor/supervisord.conf" }[format]}`);
     const root = targetRoot(cwd, args.out, args.root || process.env.SV_ROOT || undefined);
     const plan = planImport({ format, file: args.file, root, cwd, force: Boolean(args.force) });
     const blocked = plan.plans.filter((p) => p.state === "exists");
     if (!output.quiet) for (const u of plan.unmapped) output.logFormat === "json" ? writeRecord("warn", formatUnmapped(u), u.service ? { service: u.service } : {}) : process.stderr.write(`${formatUnmapped(u)}\n`);
     const shown = (p: string) => relative(cwd, p) || p;
     if (blocked.length) {
+      if (output.json) console.log(JSON.stringify({ ok: false, format, source: plan.source, root: plan.root, exists: blocked.map((p) => p.path), unmapped: plan.unmapped }));
       for (const p of blocked) process.stderr.write(`${shown(p.path)} exists (and differs from what the import would write)\n`);
       throw new SvError(`${blocked.length === 1 ? "1 service file exists" : `${blocked.length} service files exist`}: nothing was written`, { hint: "rerun with --force to overwrite them, or import into another project with --out DIR" });
     }

@@ -15,6 +15,7 @@ describe("bad input: one line, a hint, exit 2, nothing written", () => {
     ["docker-compose for compose", ["import", "docker-compose", "x.yml"], () => {}, "✘ unknown format \"docker-compose\"\n  hint: did you mean `sv import compose`? (formats: compose, process-compose, procfile, supervisord)\n"],
     ["no format", ["import"], () => {}, "✘ sv import needs a format and a file\n  hint: sv import compose|process-compose|procfile|supervisord FILE\n"],
     ["no file", ["import", "procfile"], () => {}, "✘ sv import procfile needs a file\n  hint: e.g. sv import procfile Procfile\n"],
+    ["two files", ["import", "procfile", "a", "b"], () => {}, "✘ sv import takes one file (got 2)\n  hint: import each file on its own: sv import procfile FILE\n"],
     ["unparseable YAML", ["import", "compose", "bad.yml"], (r) => writeFileSync(join(r, "bad.yml"), "services:\n  web: [a\n"), "✘ bad.yml:3:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]\n  hint: is it a compose file? fix the YAML, or check the format word\n"],
     ["YAML that is no compose file", ["import", "compose", "pc.yml"], (r) => writeFileSync(join(r, "pc.yml"), "processes:\n  web: { command: x }\n"), "✘ pc.yml is not a compose file: it has no services: mapping\n  hint: check the format word: sv import compose|process-compose|procfile|supervisord FILE\n"],
     ["a compose file given as process-compose", ["import", "process-compose", "c.yml"], (r) => writeFileSync(join(r, "c.yml"), "services:\n  web: { image: x }\n"), "✘ c.yml is not a process-compose file: it has no processes: mapping\n  hint: check the format word: sv import compose|process-compose|procfile|supervisord FILE\n"],
@@ -62,6 +63,9 @@ test("a file that differs blocks the whole import without --force; --force overw
     stdout: "",
     stderr: "services/web.yml exists (and differs from what the import would write)\nservices/worker.yml exists (and differs from what the import would write)\n✘ 2 service files exist: nothing was written\n  hint: rerun with --force to overwrite them, or import into another project with --out DIR\n",
   });
+  const json = await sv(p.root, ["import", "procfile", "src/Procfile", "--json"]);
+  expect(json.code).toBe(1);
+  expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, format: "procfile", exists: [join(p.root, "services/web.yml"), join(p.root, "services/worker.yml")] });
   // Nothing at all: not even the file that did not exist.
   expect(existsSync(rmFile)).toBe(false);
   expect(p.read("services/web.yml")).toBe("command: my own web\n");
