@@ -20,6 +20,7 @@ export const commands: Record<string, Loader> = {
   completion: () => import("./completion.ts").then((m) => m.default),
   hosts: () => import("./hosts.ts").then((m) => m.default),
   rollback: () => import("./rollback.ts").then((m) => m.default),
+  export: () => import("./export.ts").then((m) => m.default),
   init: () => import("./init.ts").then((m) => m.default),
   import: () => import("./import.ts").then((m) => m.default),
 };
@@ -43,6 +44,7 @@ export const descriptions: Record<string, string> = {
   completion: "Print a shell completion script (bash, zsh, fish)",
   hosts: "The declared hosts, whether they answer (trust NAME: record a host's key)",
   rollback: "Switch a package service back to its previous release, and restart it",
+  export: "The project as systemd units, a compose file or Kubernetes manifests, and what could not be mapped",
   init: "A container's entrypoint: PID 1 or a subreaper; up, supervise in the foreground, stop in order on SIGTERM",
   import: "Write services/*.yml from a compose, process-compose, Procfile or supervisord file; list what did not map",
 };
