@@ -28,7 +28,7 @@ export default defineCommand({
     ...rootArgs,
     format: { type: "positional", required: false, description: `The format: ${Object.keys(FORMATS).join(", ")}`, valueHint: "format" },
     file: { type: "positional", required: false, description: "The file to import", valueHint: "file" },
-    out: { type: "string", description: "The project to write into (its services/ dir, or the dir itself if named services; default: this project)", valueHint: "dir" },
+    out: { type: "string", description: "The project to write into: its root, or its services/ dir (default: this project, else the working directory)", valueHint: "dir" },
     force: { type: "boolean", description: "Overwrite service files that exist (none is written otherwise)" },
   },
   async run({ args }) {
