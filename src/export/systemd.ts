@@ -181,7 +181,8 @@ export function exportSystemd(project: Project, names: string[], opts: SystemdOp
     }
     if (template) {
       const instances = Array.from({ length: svc.instances }, (_, i) => `${prefix}${name}@${i}.service`);
-      const t = ["[Unit]", `Description=the ${svc.instances} instances of ${name}`, `PartOf=${project.name}.target`, `Wants=${instances.join(" ")}`, `After=${instances.join(" ")}`];
+      // no PartOf= here: a target is ordered after the units it is part of, which would make a cycle with the project's
+      const t = ["[Unit]", `Description=the ${svc.instances} instances of ${name}`, `Wants=${instances.join(" ")}`, `After=${instances.join(" ")}`];
       files.push({ name: `${prefix}${name}.target`, text: `${t.join("\n")}\n` });
       notes.as(`${prefix}${name}.target`);
       if (svc.port !== undefined)
