@@ -172,24 +172,23 @@ export function startReaper(onReap: (r: Reaped) => void = () => {}): Reaper {
     async killStrays(timeoutMs) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {
+        scan();
+        const watched = pidfdTargets();
+        const left = childPids().filter((pid) => !own.has(pid) && !watched.has(pid) && pid > 1 && statOf(pid)?.[0] !== "Z");
+        if (left.length === 0 || performance.now() >= deadline) return;
         if (process.pid === 1) {
           // kill(-1) from a namespace's PID 1 reaches every process in it but PID 1 itself.
           try {
             process.kill(-1, "SIGKILL");
           } catch {}
         } else {
-          const watched = pidfdTargets();
-          for (const pid of childPids()) {
-            if (own.has(pid) || watched.has(pid) || pid <= 1 || statOf(pid)?.[0] === "Z") continue;
+          for (const pid of left) {
             try {
               process.kill(pid, "SIGKILL");
             } catch {}
           }
         }
-        await Bun.sleep(10);
-        scan();
-        const left = childPids().filter((pid) => !own.has(pid));
-        if (left.length === 0 || performance.now() >= deadline) return;
+        await Bun.sleep(5);
       }
     },
     stop() {
