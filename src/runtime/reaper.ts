@@ -138,11 +138,13 @@ export function startReaper(onReap: (r: Reaped) => void = () => {}): Reaper {
   const scan = (): Reaped[] => {
     const c = lib();
     if (!c || syncDepth > 0) return [];
-    const zombies = childPids().filter((pid) => !own.has(pid) && statOf(pid)?.[0] === "Z");
-    if (zombies.length === 0) return [];
+    // A child that is not Bun's is ours to wait for, dead or alive: waitpid(WNOHANG) on a live one returns 0,
+    // in less time than reading its stat to see if it is a zombie.
+    const candidates = childPids().filter((pid) => !own.has(pid));
+    if (candidates.length === 0) return [];
     const watched = pidfdTargets();
     const out: Reaped[] = [];
-    for (const pid of zombies) {
+    for (const pid of candidates) {
       if (watched.has(pid) || own.has(pid)) continue;
       if (c.waitpid(pid, ptr(status), WNOHANG) === pid) out.push({ pid, status: status[0]! });
     }

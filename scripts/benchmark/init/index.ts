@@ -1,7 +1,8 @@
 // Benchmark of `sv init` against Debian's tini, in the same run, each as PID 1 of a fresh PID namespace
 // (unshare --pid --fork --mount-proc) running the same workload (sv: as its one service; tini: as its child):
 //   reap     N orphans (re-parented to PID 1, `sleep` processes) are SIGKILLed at once: time until every one
-//            has been reaped (its /proc entry gone), polled from here
+//            has been reaped (its /proc entry gone), polled from here; and of that, the time from when the last
+//            one had died (all zombies or gone: the kernel's part) until all were reaped (the init's part)
 //   stop     SIGTERM to PID 1: time until the namespace's PID 1 has exited (unshare returns); the workload
 //            exits on SIGTERM at once, so this is the init's own stop path (sv: ordered stop, state written)
 //   rss/uss  the PID 1 process's resident and unique (private) memory, 500 ms after the workload is ready
@@ -12,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { nsChildren, procMemory, waitUntil } from "./proc.ts";
+import { nsChildren, procMemory, stateOf, waitUntil } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +48,10 @@ function workload(dir: string): string {
 }
 
 interface Sample {
+  /** From the SIGKILLs until every orphan was reaped. */
   reapMs: number;
+  /** From when the last orphan had died (a zombie) until every one was reaped. */
+  afterDeathMs: number;
   stopMs: number;
   rssKb: number;
   ussKb: number;
@@ -81,14 +85,26 @@ async function runOnce(tool: Tool): Promise<Sample> {
 
     const t0 = performance.now();
     for (const pid of orphans) process.kill(pid, "SIGKILL");
-    await waitUntil(() => orphans.every((pid) => !existsSync(`/proc/${pid}`)) || null, 10_000, "every orphan reaped", 0);
+    // Dead: every orphan a zombie or gone (the kernel's part); reaped: every one gone (the init's part).
+    let deadAt = 0;
+    await waitUntil(
+      () => {
+        const states = orphans.map(stateOf);
+        if (deadAt === 0 && states.every((st) => st === null || st === "Z")) deadAt = performance.now();
+        return states.every((st) => st === null) || null;
+      },
+      10_000,
+      "every orphan reaped",
+      0,
+    );
     const reapMs = performance.now() - t0;
+    const afterDeathMs = performance.now() - deadAt;
 
     const t1 = performance.now();
     process.kill(init, "SIGTERM");
     await proc.exited;
     const stopMs = performance.now() - t1;
-    return { reapMs, stopMs, rssKb: mem.rssKb, ussKb: mem.ussKb };
+    return { reapMs, afterDeathMs, stopMs, rssKb: mem.rssKb, ussKb: mem.ussKb };
   } catch (e) {
     throw new Error(`${tool}: ${(e as Error).message}\n${readFileSync(join(dir, "out.log"), "utf8").slice(-2000)}`);
   } finally {
@@ -113,8 +129,8 @@ const versionOf = (argv: string[]) => Bun.spawnSync(argv, { stdout: "pipe", stde
 console.log(`sv init vs tini as PID 1 of a PID namespace; ${RUNS} runs each (after one warm-up), ${ORPHANS} orphans; median (min-max)`);
 console.log(`  sv ${versionOf([SV, "--version"])} (${SV}); ${versionOf([TINI, "--version"])}; ${process.arch}, kernel ${readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()}`);
 const rows = [
-  ["", "reap ms", "stop ms", "RSS MiB", "USS MiB"],
-  ...(["tini", "sv"] as Tool[]).map((t) => [t, cell(samples[t].map((s) => s.reapMs)), cell(samples[t].map((s) => s.stopMs)), cell(samples[t].map((s) => s.rssKb / 1024)), cell(samples[t].map((s) => s.ussKb / 1024))]),
+  ["", "reap ms", "of it after death", "stop ms", "RSS MiB", "USS MiB"],
+  ...(["tini", "sv"] as Tool[]).map((t) => [t, cell(samples[t].map((s) => s.reapMs)), cell(samples[t].map((s) => s.afterDeathMs)), cell(samples[t].map((s) => s.stopMs)), cell(samples[t].map((s) => s.rssKb / 1024)), cell(samples[t].map((s) => s.ussKb / 1024))]),
 ];
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
 for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c]!)).join("  "));

@@ -22,6 +22,16 @@ export function nsChildren(pid: number): Proc[] {
   return out;
 }
 
+/** The state letter of `pid` (R, S, Z …), or null when it is gone. */
+export function stateOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return null;
+  }
+}
+
 /** Resident set (VmRSS) and unique set (private clean + dirty, smaps_rollup) of `pid`, in KiB. */
 export function procMemory(pid: number): { rssKb: number; ussKb: number } {
   const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN);
