@@ -89,7 +89,9 @@ export function exportCompose(project: Project, names: string[], opts: ComposeOp
     if (hc.type !== "process") {
       const test = containerTest(hc, insideEndpoint(svc, endpointOf(hc), c?.ports ?? []));
       if (typeof test === "string") {
-        base.healthcheck = { test: ["CMD-SHELL", test], interval: goDuration(hc.intervalMs), timeout: goDuration(hc.timeoutMs), retries: hc.retries, start_period: goDuration(hc.startPeriodMs) };
+        // sv's start_timeout (how long a starting service may fail its check) is docker's start_period
+        const startMs = Math.max(hc.startPeriodMs, svc.startTimeoutMs ?? project.defaultTimeoutMs);
+        base.healthcheck = { test: ["CMD-SHELL", test], interval: goDuration(hc.intervalMs), timeout: goDuration(hc.timeoutMs), retries: hc.retries, start_period: goDuration(startMs) };
         if (hc.type !== "command") notes.changed("health_check", `runs inside the container with ${hc.type === "tcp" ? "nc" : hc.expectedStatus === 200 ? "wget or curl" : "curl"}: the image must have it`);
       } else notes.unmapped("health_check", test.why);
     }
@@ -159,11 +161,12 @@ export function exportCompose(project: Project, names: string[], opts: ComposeOp
     });
   }
 
-  const doc: Record<string, unknown> = swarm ? { version: "3.9" } : { name: project.name };
+  // no top-level name: the compose-spec schema the file is checked against predates it (docker compose -p sets it)
+  const doc: Record<string, unknown> = swarm ? { version: "3.9" } : {};
   doc.services = services;
   if (Object.keys(volumes).length) doc.volumes = volumes;
   if (usesHostNet) doc.networks = { [HOST_NET]: { external: true, name: "host" } };
-  const header = `# ${swarm ? "docker stack deploy -c FILE" : "docker compose -f FILE up"}: written by sv export compose${swarm ? " --swarm" : ""} from ${project.root}\n`;
+  const header = `# ${swarm ? `docker stack deploy -c FILE ${project.name}` : `docker compose -p ${project.name} -f FILE up`}: written by sv export compose${swarm ? " --swarm" : ""} from ${project.root}\n`;
   const text = header + stringify(escapeDollars(doc), { lineWidth: 0, aliasDuplicateObjects: false });
   return { target: "compose", files: [{ name: swarm ? "stack.yaml" : "compose.yaml", text }], services: reports };
 }
@@ -209,7 +212,7 @@ function portEntry(p: PortMapping, offset: number, swarm: boolean, notes: Notes)
     if (p.hostIp && p.hostIp !== "0.0.0.0") notes.changed("ports", `${p.hostIp}:${published}: a swarm port is published on every address of the node (no host IP)`);
     return { target: p.containerPort, published, protocol: p.protocol, mode: "host" };
   }
-  return { target: p.containerPort, published: String(published), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol };
+  return { target: p.containerPort, published, ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol };
 }
 
 /** Where dependent `from` reaches dependency `dep` (its DEP_HOST and DEP_PORT), or undefined with a note why not. */

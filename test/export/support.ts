@@ -214,7 +214,11 @@ export async function startSwarm(engine: Engine): Promise<{ docker(args: string[
   const env = { DOCKER_HOST: engine.host };
   const docker = (args: string[], timeoutMs?: number) => runCli([DOCKER_CLI, ...args], { env, timeoutMs });
   const port = freePort();
-  const r = await docker(["swarm", "init", "--advertise-addr", `127.0.0.1:${port}`, "--listen-addr", `127.0.0.1:${port}`]);
+  // the overlay networks' VXLAN port: the default 4789 is taken when another swarm runs on this machine
+  const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const dataPort = udp.port;
+  udp.close();
+  const r = await docker(["swarm", "init", "--advertise-addr", `127.0.0.1:${port}`, "--listen-addr", `127.0.0.1:${port}`, "--data-path-port", String(dataPort)]);
   if (r.code !== 0) throw new Error(`docker swarm init: ${r.out}`);
   return { docker, leave: async () => void (await docker(["swarm", "leave", "--force"], 30_000)) };
 }
