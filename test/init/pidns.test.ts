@@ -109,15 +109,16 @@ test.each([
   expect(events(p.root).at(-1)).toMatchObject({ service: "side", to: "stopped" });
 }, 30_000);
 
-test("with no essential service, one that ends for good does not end sv init; SIGTERM then exits 0", async () => {
+test.each(["SIGINT", "SIGQUIT"] as const)("with no essential service, one that ends for good does not end sv init; %s then exits 0", async (sig) => {
   const p = tempProject();
   p.write("services/once.yml", JSON.stringify({ command: "exit 5", restart: "no" }));
   p.write("services/side.yml", politeService("side"));
   const init = await startInit(p.root);
   await init.waitOutput(/once: once exited with code 5/, "once to fail");
   await Bun.sleep(500);
-  init.signal("SIGINT");
+  init.signal(sig);
   expect((await init.done).code).toBe(0);
+  expect(init.stderr()).toContain(`sv init: exit 0: ${sig} received; everything stopped`);
 });
 
 test("SIGHUP recreates the changed service, starts a new one, stops a removed one, and keeps the rest; job control is ignored", async () => {
