@@ -8,6 +8,7 @@
 // SAFETY_SCAN_MS in case a signal was coalesced with one that came while a scan ran.
 import { FFIType, ptr } from "bun:ffi";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readStat } from "./identity.ts";
 import { libcLoader } from "./libc.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -46,16 +47,6 @@ export interface Reaper {
   stop(): void;
 }
 
-/** The fields of /proc/PID/stat after the command name: [state, ppid, …]. */
-function statOf(pid: number): string[] | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return null;
-  }
-}
-
 /** Our children's pids: each thread's children file, or (a kernel without CONFIG_PROC_CHILDREN) a /proc scan. */
 function childPids(): number[] {
   const out: number[] = [];
@@ -79,11 +70,10 @@ function childPids(): number[] {
 }
 
 function childrenByScan(): number[] {
-  const self = String(process.pid);
   const out: number[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    if (statOf(Number(name))?.[1] === self) out.push(Number(name));
+    if (readStat(Number(name))?.ppid === process.pid) out.push(Number(name));
   }
   return out;
 }
@@ -176,7 +166,7 @@ export function startReaper(onReap: (r: Reaped) => void = () => {}): Reaper {
       for (;;) {
         scan();
         const watched = pidfdTargets();
-        const left = childPids().filter((pid) => !own.has(pid) && !watched.has(pid) && pid > 1 && statOf(pid)?.[0] !== "Z");
+        const left = childPids().filter((pid) => !own.has(pid) && !watched.has(pid) && pid > 1 && readStat(pid)?.state !== "Z");
         if (left.length === 0 || performance.now() >= deadline) return;
         if (process.pid === 1) {
           // kill(-1) from a namespace's PID 1 reaches every process in it but PID 1 itself.
