@@ -1,8 +1,8 @@
 // Reaping orphans for `sv init`: as PID 1 (or a child subreaper, PR_SET_CHILD_SUBREAPER) every orphan of the
 // services is re-parented to sv, and its zombie stays until sv waits for it. Bun waits only for the children
 // it spawned (one pidfd each), and a status taken from under it is fatal: Bun throws ECHILD out of its event
-// loop. So this reaper never calls waitpid(-1): it lists sv's zombie children (/proc/self/task/*/children)
-// and waits, by pid, only for those that are not Bun's — neither spawned through Bun.spawn since start()
+// loop. So this reaper never calls waitpid(-1): it lists sv's children (/proc/self/task/*/children) and
+// waits (WNOHANG), by pid, only for those that are not Bun's — neither spawned through Bun.spawn since start()
 // (a registry of their pids) nor watched by a pidfd of this process (what Bun holds for every child it
 // waits for, so a spawn that bypassed the registry is still left to Bun). It runs on SIGCHLD, and every
 // SAFETY_SCAN_MS in case a signal was coalesced with one that came while a scan ran.
