@@ -4,7 +4,7 @@
 # Service names come from `sv completion __names`: it reads only the definitions (never the network)
 # and honours a --root typed on the line.
 
-_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback"
+_sv_commands="up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback init export import"
 
 # The flags of a command.
 _sv_flags() {
@@ -16,6 +16,9 @@ _sv_flags() {
     logs | events) echo "$common --follow -f --lines -n" ;;
     list) echo "$common --tree" ;;
     watch) echo "$common --interval --listen" ;;
+    init) echo "$common --stop-timeout --interval" ;;
+    export) echo "$common --out --force --image --wait-image --swarm" ;;
+    import) echo "$common --out --force" ;;
     exec) echo "$common --requires" ;;
     completion) echo "--help -h" ;;
   esac
@@ -93,7 +96,11 @@ _sv() {
         [[ ",$done" == *",$name,"* ]] || [[ $name != "$item"* ]] || COMPREPLY+=("$done$name")
       done
       return 0 ;;
-    --lines | -n | --interval | --listen)
+    --out)
+      compopt -o filenames 2>/dev/null
+      mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+      return 0 ;;
+    --lines | -n | --interval | --listen | --stop-timeout | --image | --wait-image)
       return 0 ;;
   esac
 
@@ -107,7 +114,20 @@ _sv() {
       ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$(_sv_names "$sv" "$root")" -- "$cur") ;;
     hosts)
       ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "trust" -- "$cur") ;;
-    up | start | down | stop | restart | status | ps | logs | events)
+    export)
+      if ((COMP_CWORD == 2)); then
+        mapfile -t COMPREPLY < <(compgen -W "systemd compose kubernetes" -- "$cur")
+      else
+        mapfile -t COMPREPLY < <(compgen -W "$(_sv_names "$sv" "$root")" -- "$cur")
+      fi ;;
+    import)
+      if ((COMP_CWORD == 2)); then
+        mapfile -t COMPREPLY < <(compgen -W "compose process-compose procfile supervisord" -- "$cur")
+      else
+        compopt -o default 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      fi ;;
+    up | start | down | stop | restart | status | ps | logs | events | init)
       # Names not already on the line.
       local names name typed=" ${COMP_WORDS[*]:2:COMP_CWORD-2} "
       names="$(_sv_names "$sv" "$root")"

@@ -51,9 +51,9 @@ function __sv_exec_first
     __sv_exec_command; and test (commandline -opc)[-1] = --
 end
 
-set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback
-set -l __sv_with_names up start down stop restart status ps logs events rollback
-set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics health hosts rollback
+set -l __sv_commands up start down stop restart status ps logs list validate reconcile watch exec events metrics health completion hosts rollback init export import
+set -l __sv_with_names up start down stop restart status ps logs events rollback init
+set -l __sv_with_common up start down stop restart status ps logs list validate reconcile watch exec events metrics health hosts rollback init export import
 
 complete -c sv -f
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -l help -s h -d 'Show help'
@@ -77,6 +77,7 @@ complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a health -d 
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a completion -d 'Print a shell completion script'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a hosts -d 'The declared hosts, and whether they answer'
 complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a rollback -d 'A package service back to its previous release'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a init -d 'A container entrypoint: up, supervise, stop in order'
 complete -c sv -n "__fish_seen_subcommand_from hosts" -x -a trust -d 'Record a host key'
 
 complete -c sv -n "__fish_seen_subcommand_from $__sv_with_common" -l root -x -a '(__fish_complete_directories)' -d 'Project root'
@@ -97,7 +98,21 @@ complete -c sv -n "__fish_seen_subcommand_from up start" -l remove-orphans -d 'S
 complete -c sv -n "__fish_seen_subcommand_from list" -l tree -d 'Show the dependency tree'
 complete -c sv -n "__fish_seen_subcommand_from watch" -l interval -x -d 'Full pass every (duration)'
 complete -c sv -n "__fish_seen_subcommand_from watch" -l listen -x -d 'Serve the HTTP API and /metrics on ADDR'
+complete -c sv -n "__fish_seen_subcommand_from init" -l stop-timeout -x -d 'From SIGTERM to the SIGKILL of what is left (duration)'
+complete -c sv -n "__fish_seen_subcommand_from init" -l interval -x -d 'Full pass every (duration)'
 complete -c sv -n "__fish_seen_subcommand_from exec" -l requires -x -a '(__sv_requires)' -d 'Services to bring up first'
 complete -c sv -n __sv_exec_first -x -a '(__fish_complete_command)'
 complete -c sv -n '__sv_exec_command; and not __sv_exec_first' -F
 complete -c sv -n "__fish_seen_subcommand_from completion" -x -a 'bash zsh fish'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a export -d 'The project as another engine\'s configuration'
+complete -c sv -n "not __fish_seen_subcommand_from $__sv_commands" -a import -d 'services/*.yml from another tool\'s configuration'
+complete -c sv -n "__fish_seen_subcommand_from export" -x -a 'systemd compose kubernetes (__sv_services)'
+complete -c sv -n "__fish_seen_subcommand_from export" -l out -x -a '(__fish_complete_directories)' -d 'Write the files into DIR'
+complete -c sv -n "__fish_seen_subcommand_from export" -l force -d 'Overwrite files in --out that differ'
+complete -c sv -n "__fish_seen_subcommand_from export" -l image -x -d 'Base image of process services'
+complete -c sv -n "__fish_seen_subcommand_from export" -l wait-image -x -d 'Image of the initContainers that wait'
+complete -c sv -n "__fish_seen_subcommand_from export" -l swarm -d 'A stack file for docker stack deploy'
+complete -c sv -n "__fish_seen_subcommand_from import; and not __fish_seen_subcommand_from compose process-compose procfile supervisord" -x -a 'compose process-compose procfile supervisord'
+complete -c sv -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from compose process-compose procfile supervisord" -F
+complete -c sv -n "__fish_seen_subcommand_from import" -l out -x -a '(__fish_complete_directories)' -d 'The project to write into'
+complete -c sv -n "__fish_seen_subcommand_from import" -l force -d 'Overwrite service files that exist'
