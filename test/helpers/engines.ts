@@ -10,8 +10,9 @@
 //
 // Every engine records itself in STATE_ROOT/<kind>-<ownerpid>-<n>/: `pid` (daemon pid and start ticks),
 // `record.json` (owner, the host's links/iptables/global paths before it started, what it is known to have made).
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ageMs, allPids, alive, bootId, namesIn, type Proc, procOf, readlinkSafe, readRecordJson, rebooted, recordFile, run, same, signal, statFields, statSafe, tail, ticksOf, waitUntil, writeRecord } from "./records.ts";
 
 export type EngineKind = "podman" | "docker";
 export const ENGINE_KINDS: EngineKind[] = ["podman", "docker"];
@@ -52,66 +53,7 @@ export interface NetSnapshot {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// small process and file helpers
-
-function run(argv: string[], opts: { stdin?: string } = {}): { code: number; out: string; err: string } {
-  try {
-    const r = Bun.spawnSync(argv, { stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin), stdout: "pipe", stderr: "pipe" });
-    return { code: r.exitCode ?? 1, out: r.stdout.toString(), err: r.stderr.toString() };
-  } catch (e) {
-    return { code: 127, out: "", err: (e as Error).message };
-  }
-}
-
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return null;
-  }
-}
-
-/** Start time of `pid` in clock ticks since boot, or null when it is gone. */
-function ticksOf(pid: number): number | null {
-  const f = statFields(pid);
-  return f ? Number(f[19]) : null;
-}
-
-/** Alive and not a zombie (PID 1 here reaps orphans late). */
-function alive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== null && f[0] !== "Z" && f[0] !== "X";
-}
-
-/** Is `pid` still the process that started at `ticks`, and running? */
-function same(p: { pid: number; ticks: number | null } | undefined): boolean {
-  return !!p && Number.isSafeInteger(p.pid) && p.pid > 1 && p.ticks !== null && ticksOf(p.pid) === p.ticks && alive(p.pid);
-}
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return;
-  try {
-    process.kill(pid, sig);
-  } catch {}
-}
-
-function tail(file: string, lines = 25): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
+// small helpers (those for processes, waits and the record file are records.ts's, shared with hosts.ts)
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -237,14 +179,7 @@ function globalsOf(kind: EngineKind): { path: string; how: GlobalHow }[] {
   ];
 }
 
-const exists = (p: string) => {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const exists = (p: string) => statSafe(p) !== null;
 
 function removeCgroup(dir: string): void {
   let entries: string[] = [];
@@ -292,10 +227,10 @@ async function removeGlobal(path: string, how: GlobalHow): Promise<void> {
 interface Record_ {
   kind: EngineKind;
   dir: string;
-  owner: { pid: number; ticks: number | null };
+  owner: Proc;
   /** the owner's pid namespace and boot: pids in a record are only meaningful from the same ones */
   where: string;
-  daemon?: { pid: number; ticks: number | null };
+  daemon?: Proc;
   before: NetSnapshot;
   /**
    * The host as it was before the first of the engines of this kind that ran together with this one started
@@ -313,57 +248,28 @@ interface Record_ {
 
 /** This process's pid namespace and boot, as "pid:[INODE] BOOT-ID". */
 function here(): string {
-  let ns = "";
-  let boot = "";
-  try {
-    ns = readlinkSync("/proc/self/ns/pid");
-  } catch {}
-  try {
-    boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {}
-  return `${ns} ${boot}`;
+  return `${readlinkSafe("/proc/self/ns/pid") ?? ""} ${bootId()}`;
 }
 
 /** Is STATE_ROOT shared with processes of other pid namespaces (its records say so)? Then pids in names are not ours to judge. */
 function sameNsElsewhere(): boolean {
-  let names: string[] = [];
-  try {
-    names = readdirSync(STATE_ROOT);
-  } catch {}
-  return names.some((n) => {
+  return namesIn(STATE_ROOT).some((n) => {
     const r = readRecord(join(STATE_ROOT, n));
     return r !== null && r.where !== here() && !rebooted(r.where);
   });
 }
 
-/** Was the record written before this machine last booted (so nothing it names still runs)? */
-const rebooted = (where: string) => where.split(" ")[1] !== here().split(" ")[1];
-
-const recordFile = (dir: string) => join(dir, "record.json");
 const readRecord = (dir: string): Record_ | null => {
-  try {
-    const r = JSON.parse(readFileSync(recordFile(dir), "utf8")) as Partial<Record_>;
-    if (!r.kind || !r.dir || !r.owner || !r.before) return null;
-    // records from before `where` and `base` existed: written in this namespace, alone
-    return { newGlobals: [], bridges: [], subnets: [], ...r, where: r.where ?? here(), base: r.base ?? r.before } as Record_;
-  } catch {
-    return null;
-  }
-};
-/** Written whole (a temp file renamed over it), so a reader never sees half a record. */
-const writeRecord = (r: Record_) => {
-  writeFileSync(`${recordFile(r.dir)}.new`, JSON.stringify(r));
-  renameSync(`${recordFile(r.dir)}.new`, recordFile(r.dir));
+  const r = readRecordJson<Record_>(dir);
+  if (!r?.kind || !r.dir || !r.owner || !r.before) return null;
+  // records from before `where` and `base` existed: written in this namespace, alone
+  return { newGlobals: [], bridges: [], subnets: [], ...r, where: r.where ?? here(), base: r.base ?? r.before } as Record_;
 };
 
 /** The records of other engines (any process) whose daemon still runs. */
 function othersLive(dir: string): Record_[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync(STATE_ROOT);
-  } catch {}
   const found: Record_[] = [];
-  for (const n of names) {
+  for (const n of namesIn(STATE_ROOT)) {
     const d = join(STATE_ROOT, n);
     if (d === dir) continue;
     const r = readRecord(d);
@@ -425,12 +331,11 @@ function foreignDaemon(kind: EngineKind): boolean {
 const otherLive = (kind: EngineKind, dir: string) => othersLive(dir).some((r) => r.kind === kind) || foreignDaemon(kind);
 
 /** Processes whose command line names a path under `dir`, or in the session the daemon led. */
-function processesOf(dir: string, daemon: { pid: number; ticks: number | null } | undefined): number[] {
+function processesOf(dir: string, daemon: Proc | undefined): number[] {
   const found: number[] = [];
   const sid = daemon && (ticksOf(daemon.pid) === null || ticksOf(daemon.pid) === daemon.ticks) ? daemon.pid : null;
-  for (const name of readdirSync("/proc")) {
-    const pid = Number(name);
-    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) continue;
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
     const f = statFields(pid);
     if (!f || f[0] === "Z") continue;
     let cmdline = "";
@@ -448,9 +353,7 @@ function processesOf(dir: string, daemon: { pid: number; ticks: number | null } 
 /** aardvark-dns processes started for the podman engine in `dir` (CONTAINERS_CONF under it). */
 function aardvarksOf(dir: string): number[] {
   const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    const pid = Number(name);
-    if (!Number.isSafeInteger(pid) || pid <= 1) continue;
+  for (const pid of allPids()) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "aardvark-dns") continue;
       if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").some((kv) => kv.startsWith(`CONTAINERS_CONF=${dir}/`))) found.push(pid);
@@ -614,14 +517,8 @@ async function teardown(r: Record_, known: { bridges: string[]; subnets: string[
  * Returns the dirs it cleaned. Engines of live processes (another test file, a benchmark) are left alone.
  */
 export async function cleanupStale(): Promise<string[]> {
-  let names: string[] = [];
-  try {
-    names = readdirSync(STATE_ROOT);
-  } catch {
-    return [];
-  }
   const cleaned: string[] = [];
-  for (const n of names) {
+  for (const n of namesIn(STATE_ROOT)) {
     const dir = join(STATE_ROOT, n);
     const image = /^image-(\d+)-(\d+)$/.exec(n);
     if (image) {
@@ -632,8 +529,7 @@ export async function cleanupStale(): Promise<string[]> {
     const r = readRecord(dir);
     if (!r) {
       // a record never written: the engine did not get as far as starting a daemon
-      const age = Date.now() - (statSafe(dir)?.mtimeMs ?? 0);
-      if (age > 60_000 && !existsSync(recordFile(dir))) {
+      if (ageMs(dir) > 60_000 && !existsSync(recordFile(dir))) {
         unmountUnder(dir);
         rmSync(dir, { recursive: true, force: true });
         cleaned.push(dir);
@@ -647,14 +543,6 @@ export async function cleanupStale(): Promise<string[]> {
     cleaned.push(dir);
   }
   return cleaned;
-}
-
-function statSafe(p: string) {
-  try {
-    return statSync(p);
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -901,7 +789,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
   const record: Record_ = {
     kind,
     dir,
-    owner: { pid: process.pid, ticks: ticksOf(process.pid) },
+    owner: procOf(process.pid),
     where: here(),
     before,
     base: peer?.base ?? before,
@@ -976,7 +864,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
     closeSync(logFd);
   }
   proc.unref();
-  record.daemon = { pid: proc.pid, ticks: ticksOf(proc.pid) };
+  record.daemon = procOf(proc.pid);
   writeRecord(record);
   writeFileSync(join(dir, "pid"), `${proc.pid} ${record.daemon.ticks}\n`);
   live.add(record);
@@ -1028,7 +916,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
   const up = await waitUntil(async () => !alive(proc.pid) || (await ping(socket)), 30_000);
   if (!up || !alive(proc.pid)) {
     const why = !alive(proc.pid) ? "exited" : "did not answer /_ping within 30 s";
-    const logTail = tail(log);
+    const logTail = tail(log, 25);
     await engine.stop();
     throw new Error(`${kind} daemon ${why}; its log ends:\n${logTail}`);
   }
@@ -1038,7 +926,7 @@ export async function startEngine(kind: EngineKind): Promise<Engine> {
     await importImage(api);
     timings.importMs = performance.now() - t1;
   } catch (e) {
-    const logTail = tail(log);
+    const logTail = tail(log, 25);
     await engine.stop();
     throw new Error(`${kind}: importing ${TEST_IMAGE} failed: ${(e as Error).message}\ndaemon log ends:\n${logTail}`);
   }

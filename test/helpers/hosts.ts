@@ -17,8 +17,9 @@
 // as PID 1 would not reap the orphans reparented to it (a detached process of a finished ssh session). tini reaps
 // every child as soon as it exits. sshd runs as a daemon beside the sleep (started by nsenter, so its daemon
 // process is reparented to tini), and can be killed and started again without touching anything else in the host.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ageMs, allPids, alive, bootId, namesIn, type Proc, procOf, readlinkSafe, readRecordJson, rebooted, type Result, run, same, signal, statFields, tail, waitUntil, waitUntilSync, writeRecord } from "./records.ts";
 
 /** Where rigs keep their dirs and records (well known: CI's cleanup reads it). SV_TEST_HOSTS_ROOT moves it. */
 export const STATE_ROOT = process.env.SV_TEST_HOSTS_ROOT || "/tmp/sv-test-hosts";
@@ -80,24 +81,6 @@ export interface HostRig {
 // ---------------------------------------------------------------------------------------------------------
 // small process and file helpers
 
-type Result = { code: number; out: string; err: string };
-
-function run(argv: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Result {
-  try {
-    const r = Bun.spawnSync(argv, {
-      stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
-      stdout: "pipe",
-      stderr: "pipe",
-      env: opts.env,
-      timeout: opts.timeoutMs,
-      killSignal: "SIGKILL",
-    });
-    return { code: r.exitCode ?? 124, out: r.stdout.toString(), err: r.stderr.toString() };
-  } catch (e) {
-    return { code: 127, out: "", err: (e as Error).message };
-  }
-}
-
 async function runAsync(argv: string[], env?: Record<string, string>): Promise<Result> {
   try {
     const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
@@ -113,88 +96,6 @@ function must(argv: string[], opts: { stdin?: string } = {}): Result {
   const r = run(argv, opts);
   if (r.code !== 0) throw new Error(`hosts: ${argv.join(" ")} exited ${r.code}: ${r.err.trim()}`);
   return r;
-}
-
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return null;
-  }
-}
-
-/** Start time of `pid` in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
-function ticksOf(pid: number): number | null {
-  const f = statFields(pid);
-  return f ? Number(f[19]) : null;
-}
-
-/** Alive and not a zombie (this machine's PID 1 reaps orphans late). */
-function alive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== null && f[0] !== "Z" && f[0] !== "X";
-}
-
-interface Proc {
-  pid: number;
-  ticks: number | null;
-}
-
-const procOf = (pid: number): Proc => ({ pid, ticks: ticksOf(pid) });
-
-/** Is `p` still the process that started at its ticks, and running? */
-function same(p: Proc | undefined): p is Proc {
-  return !!p && Number.isSafeInteger(p.pid) && p.pid > 1 && p.ticks !== null && ticksOf(p.pid) === p.ticks && alive(p.pid);
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return;
-  try {
-    process.kill(pid, sig);
-  } catch {}
-}
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 10): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(stepMs);
-  }
-}
-
-/** For the synchronous parts of the API (plug, stopSshd) and the exit hook, where nothing may be awaited. */
-function waitUntilSync(check: () => boolean, timeoutMs: number, stepMs = 5): boolean {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > deadline) return false;
-    Bun.sleepSync(stepMs);
-  }
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n") || "(empty)";
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** Every pid on the machine (this pid namespace's view). */
-function allPids(): number[] {
-  return readdirSync("/proc")
-    .map(Number)
-    .filter((p) => Number.isSafeInteger(p) && p > 1);
-}
-
-function readlinkSafe(path: string): string | null {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -230,31 +131,12 @@ interface RigRecord {
 
 /** This process's pid and net namespaces and boot, as "pid:[I] net:[J] BOOT-ID". */
 function here(): string {
-  let boot = "";
-  try {
-    boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {}
-  return `${readlinkSafe("/proc/self/ns/pid")} ${readlinkSafe("/proc/self/ns/net")} ${boot}`;
+  return `${readlinkSafe("/proc/self/ns/pid")} ${readlinkSafe("/proc/self/ns/net")} ${bootId()}`;
 }
-
-/** Was the record written before this machine last booted (so nothing it names still exists)? */
-const rebooted = (where: string) => where.split(" ")[2] !== here().split(" ")[2];
-
-const recordFile = (dir: string) => join(dir, "record.json");
 
 function readRecord(dir: string): RigRecord | null {
-  try {
-    const r = JSON.parse(readFileSync(recordFile(dir), "utf8")) as Partial<RigRecord>;
-    return r.dir && r.owner && r.bridge && r.where && Array.isArray(r.hosts) ? (r as RigRecord) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Written whole (a temp file renamed over it), so a reader never sees half a record. */
-function writeRecord(r: RigRecord): void {
-  writeFileSync(`${recordFile(r.dir)}.new`, JSON.stringify(r));
-  renameSync(`${recordFile(r.dir)}.new`, recordFile(r.dir));
+  const r = readRecordJson<RigRecord>(dir);
+  return r && r.dir && r.owner && r.bridge && r.where && Array.isArray(r.hosts) ? (r as RigRecord) : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -474,20 +356,13 @@ function teardownSync(r: RigRecord): void {
  * recorded in another pid or net namespace are left to a cleanup run there. Returns the dirs it cleaned.
  */
 export function cleanupStale(opts: { all?: boolean } = {}): string[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync(STATE_ROOT);
-  } catch {
-    return [];
-  }
   const cleaned: string[] = [];
-  for (const n of names) {
+  for (const n of namesIn(STATE_ROOT)) {
     const dir = join(STATE_ROOT, n);
     const r = readRecord(dir);
     if (!r) {
       // claimed but never recorded: nothing was made yet (give a rig being built a minute to write it)
-      const age = Date.now() - (statSafe(dir)?.mtimeMs ?? 0);
-      if (opts.all || age > 60_000) {
+      if (opts.all || ageMs(dir) > 60_000) {
         rmSync(dir, { recursive: true, force: true });
         cleaned.push(dir);
       }
@@ -503,14 +378,6 @@ export function cleanupStale(opts: { all?: boolean } = {}): string[] {
     cleaned.push(dir);
   }
   return cleaned;
-}
-
-function statSafe(p: string) {
-  try {
-    return statSync(p);
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
