@@ -24,8 +24,26 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-const fmt = (x: number | undefined) =>
+/** A figure for a table cell: "-" when there is none, fewer decimals the larger it is. */
+export const fmt = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2);
+
+/** The note under a comparison table that has a failed row. */
+const FAIL_NOTE = "FAIL: the phase failed before any run; *: it failed after some runs (median of those)";
+
+/**
+ * A Markdown table, the first column left-aligned and the others right-aligned, each as wide as its widest cell;
+ * then `notes` (each after an empty line), and FAIL_NOTE when one of `rows` failed.
+ */
+export function markdownTable(header: string[], lines: string[][], rows: Row[], notes: string[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  const out = [row(header), rule, ...lines.map(row)];
+  for (const note of notes) out.push("", note);
+  if (rows.some((r) => r.error)) out.push("", FAIL_NOTE);
+  return out.join("\n");
+}
 
 /** median(value) / median(baseline) of a row whose phase has a ratio target, or undefined. */
 export function ratioOf(row: Row | undefined): number | undefined {
@@ -117,8 +135,13 @@ const MEASUREMENTS: Measurement[] = [
 
 /** Median of `pick` over a row's samples, or undefined when it has none. */
 function medianOf(row: Row | undefined, pick: (s: Sample) => number | undefined = (s) => s.value): number | undefined {
-  const xs = (row?.samples ?? []).map(pick).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+  const xs = valuesOf(row, pick);
   return xs.length ? median(xs) : undefined;
+}
+
+/** `pick` of each of a row's samples that has a finite one (by default, their values). */
+export function valuesOf(row: Row | undefined, pick: (s: Sample) => number | undefined = (s) => s.value): number[] {
+  return (row?.samples ?? []).map(pick).filter((x): x is number => x !== undefined && Number.isFinite(x));
 }
 
 /**
@@ -158,13 +181,7 @@ export function renderComparison(rows: Row[]): string {
     }
   }
   const header = ["measurement (median)", ...tools, ...(withRatio ? ["sv/runit"] : [])];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
-  const out = [row(header), rule, ...lines.map(row)];
-  if (withRatio) out.push("", "sv/runit: sv's median over runit's (the sv-only rows: over runit's up, and runit's crash)");
-  if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
-  return out.join("\n");
+  return markdownTable(header, lines, rows, withRatio ? ["sv/runit: sv's median over runit's (the sv-only rows: over runit's up, and runit's crash)"] : []);
 }
 
 /** One line of the container table: a median (of a row's samples, or one field of them), a ratio, or a profile figure. */
@@ -274,11 +291,5 @@ export function renderContainerComparison(rows: Row[]): string {
     const n = present.find((r) => r)!.services;
     lines.push([m.label(n), ...cells]);
   }
-  const header = ["container measurement (median)", ...engines];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
-  const out = [row(header), rule, ...lines.map(row)];
-  if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
-  return out.join("\n");
+  return markdownTable(["container measurement (median)", ...engines], lines, rows);
 }

@@ -1,7 +1,7 @@
 // The host phases' side-by-side table: medians and p90s of sv's rows and of what was measured beside them in the
 // same runs (floors, bare.sh), the ratios the targets are about, and the profile runs' split.
 import type { Sample } from "../phases.ts";
-import { median, ratioOf, type Row, verdict } from "../report.ts";
+import { fmt, markdownTable, median, ratioOf, type Row, valuesOf, verdict } from "../report.ts";
 import { HEAL_INTERVAL_MS, isHostPhase } from "./phases.ts";
 
 /** The nearest-rank percentile `p` (0..100) of `xs`. */
@@ -9,8 +9,6 @@ export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
-
-const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2));
 
 interface Line {
   label: string;
@@ -68,10 +66,6 @@ const LINES: Line[] = [
   { label: "heal: noticed -> port accepts", phase: "host-heal", pick: (s) => (s.parts?.noticed === undefined ? undefined : s.value - s.parts.noticed) },
 ];
 
-function values(row: Row | undefined, pick: (s: Sample) => number | undefined = (s) => s.value): number[] {
-  return (row?.samples ?? []).map(pick).filter((x): x is number => x !== undefined && Number.isFinite(x));
-}
-
 /** The host phases' table (Markdown), or "" when none ran. */
 export function renderHostComparison(rows: Row[]): string {
   rows = rows.filter((r) => isHostPhase(r.phase));
@@ -87,18 +81,18 @@ export function renderHostComparison(rows: Row[]): string {
       const v = verdict(row);
       cells = [r === undefined ? "-" : `${r.toFixed(2)}${v ? ` ${v}` : ""}`, "", "", "", ""];
     } else if (l.per) {
-      const a = values(row, l.pick);
-      const b = values(row, l.per);
+      const a = valuesOf(row, l.pick);
+      const b = valuesOf(row, l.per);
       cells = [a.length && b.length ? (median(a) / median(b)).toFixed(2) : "-", "", "", "", ""];
     } else if (l.stat !== undefined) {
       const x = row.stats?.[l.stat];
       cells = [typeof x === "number" ? (l.stat.endsWith("Ms") ? `${fmt(x)} ms` : fmt(x)) : "-", "", "", "", ""];
     } else if (l.minus) {
-      const others = l.minus.map((t) => values(find(l.phase, t)));
-      const xs = values(row);
+      const others = l.minus.map((t) => valuesOf(find(l.phase, t)));
+      const xs = valuesOf(row);
       cells = [xs.length && others.every((o) => o.length) ? `${fmt(median(xs) - others.reduce((a, o) => a + median(o), 0))} ms` : "-", "", "", "", ""];
     } else {
-      const xs = values(row, l.pick);
+      const xs = valuesOf(row, l.pick);
       const v = !l.pick && l.tool === undefined ? verdict(row) : null;
       cells = xs.length
         ? [`${fmt(median(xs))} ms${v ? ` ${v}` : ""}${row.error ? "*" : ""}`, `${fmt(percentile(xs, 90))} ms`, fmt(Math.min(...xs)), fmt(Math.max(...xs)), String(xs.length)]
@@ -107,11 +101,5 @@ export function renderHostComparison(rows: Row[]): string {
     if (cells[0] === "-" && cells.slice(1).every((c) => c === "")) continue;
     lines.push([l.label, ...cells]);
   }
-  const header = ["host measurement", "median", "p90", "min", "max", "runs"];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const row = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
-  const out = [row(header), rule, ...lines.map(row)];
-  if (rows.some((r) => r.error)) out.push("", "FAIL: the phase failed before any run; *: it failed after some runs (median of those)");
-  return out.join("\n");
+  return markdownTable(["host measurement", "median", "p90", "min", "max", "runs"], lines, rows);
 }
