@@ -26,6 +26,21 @@ interface Line {
   minus?: string[];
 }
 
+/** host-up's lines, or host-up-warm's: `sv up` beside bare.sh, their exits (`extra` after sv's), the profile's split. */
+function upLines(phase: string, name: string, sv: string, bare: string, extra: Line[] = []): Line[] {
+  return [
+    { label: `${name}: \`sv up\`, ${sv} -> every port accepts`, phase },
+    { label: `${name}: ${bare} -> every port accepts`, phase, tool: "bare" },
+    { label: `${name}: sv / bare (target <= 1.5)`, phase, ratio: true },
+    { label: `${name}: \`sv up\` exits`, phase, pick: (s) => s.exitMs },
+    ...extra,
+    { label: `${name}: sv exit / bare exit`, phase, pick: (s) => s.exitMs, per: (s) => s.parts?.bareExit },
+    { label: `${name} profile: ssh runs per \`sv up\``, phase, stat: "sshRuns" },
+    { label: `${name} profile: before the first ssh`, phase, stat: "firstSshMs" },
+    { label: `${name} profile: with an ssh running`, phase, stat: "sshBusyMs" },
+  ];
+}
+
 const LINES: Line[] = [
   { label: "status: `sv status --json`, 10 services on 3 hosts, warm (target <= 60 ms)", phase: "host-status" },
   { label: "status floor: `sv --version` (the compiled binary's start)", phase: "host-status", tool: "sv --version" },
@@ -38,24 +53,11 @@ const LINES: Line[] = [
   { label: "status profile: with an ssh running", phase: "host-status", stat: "sshBusyMs" },
   { label: "status profile: after the last ssh (probes, output)", phase: "host-status", stat: "afterLastSshMs" },
   { label: "status profile: `sv list` (start + config, no ssh)", phase: "host-status", stat: "listMs" },
-  { label: "up cold: `sv up`, 3 services on 3 hosts, no master -> every port accepts", phase: "host-up" },
-  { label: "up cold: bare.sh (fresh ssh per host, in parallel) -> every port accepts", phase: "host-up", tool: "bare" },
-  { label: "up cold: sv / bare (target <= 1.5)", phase: "host-up", ratio: true },
-  { label: "up cold: `sv up` exits", phase: "host-up", pick: (s) => s.exitMs },
-  { label: "up cold: bare.sh exits", phase: "host-up", pick: (s) => s.parts?.bareExit },
-  { label: "up cold: bare's slowest ssh (in bare.sh)", phase: "host-up", pick: (s) => s.parts?.bareSsh },
-  { label: "up cold: sv exit / bare exit", phase: "host-up", pick: (s) => s.exitMs, per: (s) => s.parts?.bareExit },
-  { label: "up cold profile: ssh runs per `sv up`", phase: "host-up", stat: "sshRuns" },
-  { label: "up cold profile: before the first ssh", phase: "host-up", stat: "firstSshMs" },
-  { label: "up cold profile: with an ssh running", phase: "host-up", stat: "sshBusyMs" },
-  { label: "up warm: `sv up`, masters warm -> every port accepts", phase: "host-up-warm" },
-  { label: "up warm: bare.sh (cold, same runs) -> every port accepts", phase: "host-up-warm", tool: "bare" },
-  { label: "up warm: sv / bare (target <= 1.5)", phase: "host-up-warm", ratio: true },
-  { label: "up warm: `sv up` exits", phase: "host-up-warm", pick: (s) => s.exitMs },
-  { label: "up warm: sv exit / bare exit", phase: "host-up-warm", pick: (s) => s.exitMs, per: (s) => s.parts?.bareExit },
-  { label: "up warm profile: ssh runs per `sv up`", phase: "host-up-warm", stat: "sshRuns" },
-  { label: "up warm profile: before the first ssh", phase: "host-up-warm", stat: "firstSshMs" },
-  { label: "up warm profile: with an ssh running", phase: "host-up-warm", stat: "sshBusyMs" },
+  ...upLines("host-up", "up cold", "3 services on 3 hosts, no master", "bare.sh (fresh ssh per host, in parallel)", [
+    { label: "up cold: bare.sh exits", phase: "host-up", pick: (s) => s.parts?.bareExit },
+    { label: "up cold: bare's slowest ssh (in bare.sh)", phase: "host-up", pick: (s) => s.parts?.bareSsh },
+  ]),
+  ...upLines("host-up-warm", "up warm", "masters warm", "bare.sh (cold, same runs)"),
   { label: `heal: kill -KILL on the host -> port accepts again (sv watch --interval ${HEAL_INTERVAL_MS / 1000}s)`, phase: "host-heal" },
   { label: "heal: bare start right before (bare.sh, 1 host)", phase: "host-heal", tool: "bare" },
   { label: `heal: ${HEAL_INTERVAL_MS / 1000} s + bare start`, phase: "host-heal", tool: `${HEAL_INTERVAL_MS / 1000}s + bare` },
