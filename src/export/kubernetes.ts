@@ -260,7 +260,8 @@ function containerOf(ctx: Ctx, svc: Service, place: Place, instance: number, par
 /** containerPort (and hostPort/hostIP where sv publishes it) of one instance. */
 function portsOf(svc: Service, place: Place, instance: number): Obj[] {
   const c = svc.container;
-  if (!c || place.hostNetwork) return svc.port === undefined ? [] : [{ containerPort: svc.port + instance, protocol: "TCP" }];
+  // on the host's network a pod declares no ports: they are the host's own (podman refuses port mappings there)
+  if (!c || place.hostNetwork) return [];
   return c.ports.map((p) => ({ containerPort: p.containerPort, ...(p.hostPort !== undefined ? { hostPort: p.hostPort + instance } : {}), ...(p.hostIp && p.hostPort !== undefined ? { hostIP: p.hostIp } : {}), protocol: p.protocol.toUpperCase() }));
 }
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { type Engine, startEngine } from "../helpers/engines.ts";
 import { sv, waitFor } from "../helpers/project.ts";
-import { RUN_IMAGE, composeProblems, containerProject, exampleProject, httpGet, importRunImage, startSwarm } from "./support.ts";
+import { RUN_IMAGE, composeProblems, containerProject, exampleProject, httpGet, importRunImage, removeRunImageTar, startSwarm } from "./support.ts";
 
 const BOX = "localhost/svbox:1";
 
@@ -48,7 +48,7 @@ describe("sv export compose: the compose-spec schema", () => {
     expect(web.ports).toEqual([{ target: 80, published: webPort, host_ip: "127.0.0.1", protocol: "tcp" }]);
     expect(web.depends_on).toEqual({ cache: { condition: "service_healthy" }, init: { condition: "service_completed_successfully" } });
     expect(web.environment).toMatchObject({ GREETING: "hello from web", CACHE_HOST: "cache", CACHE_PORT: "8080" });
-    expect(web.restart).toBe("always");
+    expect(web.restart).toBe("on-failure:10");
     // compose would expand $CACHE_ADDR itself: it is written $$ so the container's shell sees it
     expect(web.command[0]).toContain("http://$$CACHE_ADDR/");
     expect(doc.services.cache.healthcheck.test[1]).toContain("nc -z 127.0.0.1 8080");
@@ -65,7 +65,7 @@ describe("sv export compose: the compose-spec schema", () => {
     expect(stack.version).toBe("3.9");
     expect(stack.services.web.depends_on).toEqual(["cache", "init"]);
     expect(stack.services.web.ports).toEqual([{ target: 80, published: webPort, protocol: "tcp", mode: "host" }]);
-    expect(stack.services.web.deploy).toEqual({ restart_policy: { condition: "any", delay: "100ms", max_attempts: 10 }, endpoint_mode: "dnsrr" });
+    expect(stack.services.web.deploy).toEqual({ restart_policy: { condition: "on-failure", delay: "100ms", max_attempts: 10 }, endpoint_mode: "dnsrr" });
     expect(stack.services.web.entrypoint.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     expect(stack.services.web.entrypoint.slice(3)).toEqual(["sh", "/bin/sh", "-c"]);
     expect(stack.services.local.depends_on).toBeUndefined();
@@ -107,6 +107,7 @@ describe.skipIf(!DOCKERD)("sv export compose --swarm on a single-node swarm of D
   afterAll(async () => {
     await swarm?.leave();
     await engine?.stop();
+    removeRunImageTar();
   }, 60_000);
 
   test("docker stack deploy of the exported example stack and container project: the api is healthy and web serves what it fetched from cache", async () => {

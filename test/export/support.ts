@@ -57,7 +57,6 @@ health_check:
   url: http://127.0.0.1:${webPort}/
   interval: 1s
 stop_timeout: 2s
-restart: always
 `,
   });
   return { project, webPort, cachePort };
@@ -141,7 +140,9 @@ export function k8sStrictTsc(text: string): { code: number; output: string } {
       src += `import type { ${o.kind} as T${n} } from "kubernetes-types/${g!.replace(/\.k8s\.io$/, "")}/${v}";\nexport const doc${n}: T${n} = ${JSON.stringify(o, null, 2)};\n`;
     });
     writeFileSync(join(dir, "manifests.ts"), src);
-    const r = Bun.spawnSync([join(REPO, "node_modules/.bin/tsc"), "--noEmit", "--strict", "--skipLibCheck", "false", "--moduleResolution", "node", "--target", "es2020", "--types", "", "manifests.ts"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    // types: [] keeps the repo's @types (bun's) out: only kubernetes-types is checked, and with skipLibCheck off
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { noEmit: true, strict: true, skipLibCheck: false, moduleResolution: "node", target: "es2020", types: [] }, files: ["manifests.ts"] }));
+    const r = Bun.spawnSync([join(REPO, "node_modules/.bin/tsc"), "-p", "."], { cwd: dir, stdout: "pipe", stderr: "pipe" });
     return { code: r.exitCode ?? 1, output: r.stdout.toString() + r.stderr.toString() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -154,6 +155,12 @@ export function k8sStrictTsc(text: string): { code: number; output: string } {
 
 export const RUN_IMAGE = "localhost/svrun:1";
 let runTar: string | undefined;
+
+/** Remove the image's tar (call in afterAll: bun test runs no exit handlers). */
+export function removeRunImageTar(): void {
+  if (runTar) rmSync(dirname(runTar), { recursive: true, force: true });
+  runTar = undefined;
+}
 
 function runImageTar(): string {
   if (runTar && existsSync(runTar)) return runTar;
