@@ -248,12 +248,8 @@ function containerOf(ctx: Ctx, svc: Service, place: Place, instance: number, par
   if (main && svc.type !== "oneshot" && svc.type !== "multi-shot") Object.assign(out, probesOf(svc, place, instance, notes, ctx.project.defaultTimeoutMs));
   if (main && svc.hooks.post_start) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), postStart: { exec: { command: argvOf(svc.hooks.post_start) } } };
   if (main && svc.hooks.pre_stop) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), preStop: { exec: { command: argvOf(svc.hooks.pre_stop) } } };
-  if (!main) {
-    delete out.ports;
-    out.name = k8sName(svc.name);
-  }
-  out.command && (out.command = (out.command as string[]).map((a) => a.replaceAll("$(", () => "$$(")));
-  out.args && (out.args = (out.args as string[]).map((a) => a.replaceAll("$(", () => "$$(")));
+  // Kubernetes expands $(VAR) in command and args: a literal one is written $$(
+  for (const key of ["command", "args"] as const) if (Array.isArray(out[key])) out[key] = (out[key] as string[]).map((a) => a.replaceAll("$(", () => "$$("));
   return out;
 }
 

@@ -67,6 +67,3 @@ export function argvOf(command: string | string[]): string[] {
 export function goDuration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
-
-/** Human text of a duration for notes. */
-export const durationText = goDuration;
