@@ -24,6 +24,30 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Median of the finite `f(item)`s, NaN when there is none (a profile timeline's figures, over its runs). */
+export function medianOver<T>(items: T[], f: (item: T) => number | undefined): number {
+  const xs = items.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  return xs.length ? median(xs) : NaN;
+}
+
+/** Total time covered by at least one of `spans` ([from, to] pairs, which may overlap): a profile's "busy" time. */
+export function coveredMs(spans: (readonly [number, number])[]): number {
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [from, to] = [-Infinity, -Infinity];
+  for (const [a, b] of sorted) {
+    if (a > to) {
+      if (to > from) total += to - from;
+      [from, to] = [a, b];
+    } else to = Math.max(to, b);
+  }
+  if (to > from) total += to - from;
+  return total;
+}
+
+/** A time in a profile line, in ms: one decimal below 100, "-" when it is unknown (NaN). */
+export const fmtMs = (x: number) => (Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
 /** A figure for a table cell: "-" when there is none, fewer decimals the larger it is. */
 export const fmt = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2);

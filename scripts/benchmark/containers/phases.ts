@@ -9,7 +9,7 @@
 // makes, when, and how long each takes, so the overhead over the raw calls can be split.
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { median } from "../report.ts";
+import { coveredMs, fmtMs as ms, median, medianOver } from "../report.ts";
 import { type Phase, type PhaseCtx, type Sample, CRASH_SETTLE_MS, SAME_SERVICE_GAP_MS, SUPERVISED_WARM_MS, commandOptions, failedEarly } from "../phases.ts";
 import { describeFailure, run, runOk, start, type Started } from "../proc.ts";
 import { type EngineKind, engineFor, engineUnavailable } from "./engine.ts";
@@ -196,22 +196,8 @@ function shortRequest(r: Recorded): string {
   return text.length > 110 ? `${text.slice(0, 107)}...` : text;
 }
 
-const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-
 /** Total time with at least one request in flight (requests can overlap). */
-function inFlight(reqs: Recorded[]): number {
-  const spans = reqs.map((r) => [r.sentAt, r.endAt ?? r.headAt ?? r.sentAt] as const).sort((a, b) => a[0] - b[0]);
-  let total = 0;
-  let [from, to] = [-Infinity, -Infinity];
-  for (const [a, b] of spans) {
-    if (a > to) {
-      if (to > from) total += to - from;
-      [from, to] = [a, b];
-    } else to = Math.max(to, b);
-  }
-  if (to > from) total += to - from;
-  return total;
-}
+const inFlight = (reqs: Recorded[]) => coveredMs(reqs.map((r) => [r.sentAt, r.endAt ?? r.headAt ?? r.sentAt] as const));
 
 interface Traced {
   t0: number;
@@ -228,10 +214,7 @@ function renderTimeline(runs: Traced[], what: string): { lines: string[]; stats:
   const lines: string[] = [];
   const sig = (t: Traced) => t.reqs.map(shortRequest).join("\n");
   const same = runs.every((t) => sig(t) === sig(runs[0]!));
-  const med = (f: (t: Traced) => number | undefined) => {
-    const xs = runs.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
-    return xs.length ? median(xs) : NaN;
-  };
+  const med = (f: (t: Traced) => number | undefined) => medianOver(runs, f);
   const counts = runs.map((t) => t.reqs.length);
   const n = runs.length;
   lines.push(`${what}: ${same ? `the same ${counts[0]} requests in each of ${n} runs` : `requests per run ${counts.join(", ")} (runs differ; the last shown)`}; times in ms from ${n > 1 ? "the start, medians" : "the start"}:`);

@@ -3,7 +3,7 @@
 // slowing sv down; then a timeline of one command: sv's own time before, between and after its ssh runs.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { median } from "../report.ts";
+import { coveredMs, fmtMs as ms, medianOver } from "../report.ts";
 import { describeFailure, type RunOptions, start } from "../proc.ts";
 
 const SOURCE = join(import.meta.dir, "sshtap.c");
@@ -88,22 +88,8 @@ export async function tapRun(tap: Tap, argv: string[], opts: RunOptions, during?
   return { ms: r.ms, ssh: readTap(tap, started.t0), marks };
 }
 
-const ms = (x: number) => (Number.isNaN(x) ? "-" : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-
 /** Total time with at least one ssh running, within [0, until]. */
-function sshBusy(runs: SshRun[], until: number): number {
-  const spans = runs.map((r) => [Math.max(0, r.start), Math.min(until, Number.isNaN(r.end) ? until : r.end)] as const).sort((a, b) => a[0] - b[0]);
-  let total = 0;
-  let [from, to] = [-Infinity, -Infinity];
-  for (const [a, b] of spans) {
-    if (a > to) {
-      if (to > from) total += to - from;
-      [from, to] = [a, b];
-    } else to = Math.max(to, b);
-  }
-  if (to > from) total += to - from;
-  return total;
-}
+const sshBusy = (runs: SshRun[], until: number) => coveredMs(runs.map((r) => [Math.max(0, r.start), Math.min(until, Number.isNaN(r.end) ? until : r.end)] as const));
 
 /**
  * Median timeline of traced runs: each ssh's start and duration (when every run made the same ssh runs, else the
@@ -116,10 +102,7 @@ export function renderTapTimeline(runs: Traced[], what: string): { lines: string
   // the same ssh runs: the same modes in the same order (which host's ssh starts first varies from run to run)
   const sig = (t: Traced) => t.ssh.map((s) => s.mode).join(",");
   const same = runs.every((t) => sig(t) === sig(runs[0]!));
-  const med = (f: (t: Traced) => number | undefined) => {
-    const xs = runs.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
-    return xs.length ? median(xs) : NaN;
-  };
+  const med = (f: (t: Traced) => number | undefined) => medianOver(runs, f);
   const n = runs.length;
   const counts = runs.map((t) => t.ssh.length);
   lines.push(`${what}: ${same ? `the same ${counts[0]} ssh runs in each of ${n} runs` : `ssh runs per run ${counts.join(", ")} (runs differ; the last shown)`}; ms from sv's spawn${n > 1 ? ", medians" : ""}:`);
