@@ -74,6 +74,35 @@ export async function accepts(port: number): Promise<boolean> {
 }
 
 /**
+ * Does address:port accept a TCP connection now? At most 250 ms per connect (a dropped SYN, as from an unplugged
+ * host or a DNAT'd port whose container is gone, would otherwise hang the probe for the connect timeout).
+ */
+export async function acceptsAt(address: string, port: number): Promise<boolean> {
+  let timer: Timer | undefined;
+  const attempt = Bun.connect({ hostname: address, port, socket: { data() {}, error() {} } }).then(
+    (s) => {
+      s.end();
+      return true;
+    },
+    () => false,
+  );
+  const ok = await Promise.race([attempt, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 250)))]);
+  clearTimeout(timer);
+  return ok;
+}
+
+/** performance.now() when `check` first passes, polling every ~1 ms; throws at `deadline` or when `abort` names a reason. */
+export async function pollUntil(check: () => Promise<boolean>, deadline: number, what: string, abort?: () => string | null): Promise<number> {
+  for (;;) {
+    if (await check()) return performance.now();
+    if (performance.now() > deadline) throw new Error(`${what} (gave up after the timeout)`);
+    const why = abort?.();
+    if (why) throw new Error(`${what}: ${why}`);
+    await Bun.sleep(1);
+  }
+}
+
+/**
  * Resolve with the time (performance.now) at which every pending item passed `check`, polling every ~1 ms.
  * Each tick tries only the first pending item; when it passes, all pending ones are swept in parallel.
  * So a tick costs one probe while nothing changes (a connect attempt or one /proc read), and the end is

@@ -11,7 +11,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { coveredMs, fmtMs as ms, median, medianOver } from "../report.ts";
 import { type Phase, type PhaseCtx, type Sample, CRASH_SETTLE_MS, SAME_SERVICE_GAP_MS, SUPERVISED_WARM_MS, commandOptions, failedEarly } from "../phases.ts";
-import { describeFailure, run, runOk, start, type Started } from "../proc.ts";
+import { describeFailure, pollUntil, run, runOk, start, type Started } from "../proc.ts";
 import { type EngineKind, engineFor, engineUnavailable } from "./engine.ts";
 import { type Recorded, describeRequest } from "./proxy.ts";
 import { type ContainerSession, RAW_LABEL, openContainerSession, watchEvents } from "./session.ts";
@@ -23,17 +23,6 @@ const RAW_SCRIPT = join(import.meta.dir, "raw.ts");
 
 // ---------------------------------------------------------------------------------------------------------
 // probes: the host port, with a bound on each connect (a DNAT'd port whose container is gone may drop SYNs)
-
-/** performance.now() when `check` first passes, polling every ~1 ms; throws at `deadline` or when `abort` names a reason. */
-async function pollUntil(check: () => Promise<boolean>, deadline: number, what: string, abort?: () => string | null): Promise<number> {
-  for (;;) {
-    if (await check()) return performance.now();
-    if (performance.now() > deadline) throw new Error(`${what} (gave up after the timeout)`);
-    const why = abort?.();
-    if (why) throw new Error(`${what}: ${why}`);
-    await Bun.sleep(1);
-  }
-}
 
 const refused = (port: number) => async () => !(await acceptsNow(port));
 

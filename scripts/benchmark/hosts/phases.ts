@@ -16,10 +16,10 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { watchEvents } from "../containers/session.ts";
 import { type Phase, type PhaseCtx, type Sample, CRASH_SETTLE_MS, SAME_SERVICE_GAP_MS, SUPERVISED_WARM_MS, commandOptions, failedEarly } from "../phases.ts";
-import { describeFailure, isGone, run, runOk, start } from "../proc.ts";
+import { acceptsAt, describeFailure, isGone, pollUntil, run, runOk, start } from "../proc.ts";
 import { median } from "../report.ts";
 import { hostsUnavailable, rigFor } from "./rig.ts";
-import { type HostService, type HostSession, acceptsAt, openHostSession, pollUntil } from "./session.ts";
+import { type HostService, type HostSession, openHostSession } from "./session.ts";
 import { type Tap, type Traced, buildTap, renderTapTimeline, tapRun } from "./tap.ts";
 
 export const HOST_PHASE_IDS = ["host-status", "host-up", "host-up-warm", "host-heal"];

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeFailure, isGone, run, type Ran } from "../proc.ts";
+import { acceptsAt, describeFailure, isGone, pollUntil, run, type Ran } from "../proc.ts";
 import { startWatch, tail, type Watch } from "../tools/sv.ts";
 import { countStates, parseJsonAfter, type ServiceSpec, type Session, type Supervisor } from "../tools/tool.ts";
 import type { HostRig, TestHost } from "./rig.ts";
@@ -64,32 +64,6 @@ export function pidsRunning(host: TestHost, args: string): number[] {
     .map((l) => l.trim())
     .filter((l) => l.replace(/^\d+\s+/, "") === args)
     .map((l) => Number(l.split(/\s+/)[0]));
-}
-
-/** Does address:port accept a TCP connection now? At most 250 ms per connect. */
-export async function acceptsAt(address: string, port: number): Promise<boolean> {
-  let timer: Timer | undefined;
-  const attempt = Bun.connect({ hostname: address, port, socket: { data() {}, error() {} } }).then(
-    (s) => {
-      s.end();
-      return true;
-    },
-    () => false,
-  );
-  const ok = await Promise.race([attempt, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 250)))]);
-  clearTimeout(timer);
-  return ok;
-}
-
-/** performance.now() when `check` first passes, polling every ~1 ms; throws at `deadline` or when `abort` names a reason. */
-export async function pollUntil(check: () => Promise<boolean>, deadline: number, what: string, abort?: () => string | null): Promise<number> {
-  for (;;) {
-    if (await check()) return performance.now();
-    if (performance.now() > deadline) throw new Error(`${what} (gave up after the timeout)`);
-    const why = abort?.();
-    if (why) throw new Error(`${what}: ${why}`);
-    await Bun.sleep(1);
-  }
 }
 
 export async function openHostSession(bin: string, rig: HostRig, dir: string, project: string, specs: ServiceSpec[], timeoutMs: number, watchArgs: string[] = []): Promise<HostSession> {
