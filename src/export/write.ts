@@ -1,7 +1,8 @@
 // Writing an export into --out: every file checked first (none is overwritten without --force), then each
 // written to a temp file beside it and renamed into place, so a reader never sees half a unit or manifest.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { writeAll } from "../runtime/write-all.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { relative, resolve, sep } from "node:path";
 import { SvError, UsageError } from "../errors.ts";
 import type { OutFile } from "./report.ts";
 
@@ -24,35 +25,9 @@ export function writeFiles(dir: string, files: OutFile[], force: boolean): { pat
     throw new SvError(`${clashes.length === 1 ? "1 file exists" : `${clashes.length} files exist`} with other content (${list}${clashes.length > 3 ? ", …" : ""}): nothing was written`, { hint: "rerun with --force to overwrite them, or export into another directory", exitCode: 2 });
   }
   const todo = plans.filter((p) => p.state !== "unchanged");
-  const temps: string[] = [];
   try {
-    for (const p of todo) {
-      mkdirSync(dirname(p.path), { recursive: true });
-      const temp = join(dirname(p.path), `.${basename(p.path)}.${process.pid}.tmp`);
-      const fd = openSync(temp, "w", 0o644);
-      temps.push(temp);
-      try {
-        writeSync(fd, p.text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    todo.forEach((p, i) => renameSync(temps[i]!, p.path));
-    temps.length = 0;
-    for (const d of new Set(todo.map((p) => dirname(p.path)))) {
-      const fd = openSync(d, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    writeAll(todo);
   } catch (e) {
-    for (const t of temps)
-      try {
-        unlinkSync(t);
-      } catch {}
     throw new SvError(`cannot write to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: "check that the directory is writable", cause: e });
   }
   return plans.map((p) => ({ path: p.path, state: p.state }));

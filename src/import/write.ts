@@ -1,7 +1,8 @@
 // Writing the service files: every target checked before anything is written, each file written atomically
 // (temp file, fsync, rename), a file that already holds the same bytes left alone.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { writeAll } from "../runtime/write-all.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { SvError } from "../errors.ts";
 
 export type WriteState = "created" | "updated" | "unchanged" | "exists";
@@ -29,34 +30,9 @@ export function planWrites(servicesDir: string, files: { name: string; text: str
 export function commitWrites(servicesDir: string, plans: Planned[]): void {
   const todo = plans.filter((p) => p.state === "created" || p.state === "updated");
   if (todo.length === 0) return;
-  mkdirSync(servicesDir, { recursive: true });
-  const temps: string[] = [];
   try {
-    for (const p of todo) {
-      const temp = join(dirname(p.path), `.${basename(p.path)}.${process.pid}.tmp`);
-      const fd = openSync(temp, "wx", 0o644);
-      temps.push(temp);
-      try {
-        writeSync(fd, p.text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    todo.forEach((p, i) => renameSync(temps[i]!, p.path));
-    temps.length = 0;
-    const dir = openSync(servicesDir, "r");
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeAll(todo);
   } catch (e) {
-    for (const t of temps) {
-      try {
-        unlinkSync(t);
-      } catch {}
-    }
     throw new SvError(`cannot write to ${servicesDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: "check that the directory is writable", cause: e });
   }
 }
