@@ -222,9 +222,7 @@ export async function startSwarm(engine: Engine): Promise<{ docker(args: string[
   const docker = (args: string[], timeoutMs?: number) => runCli([DOCKER_CLI, ...args], { env, timeoutMs });
   const port = freePort();
   // the overlay networks' VXLAN port: the default 4789 is taken when another swarm runs on this machine
-  const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const dataPort = udp.port;
-  udp.close();
+  const dataPort = await freeUdpPort(4790, 49151); // dockerd takes only 1024-49151; the kernel's ephemeral ports go higher
   const r = await docker(["swarm", "init", "--advertise-addr", `127.0.0.1:${port}`, "--listen-addr", `127.0.0.1:${port}`, "--data-path-port", String(dataPort)]);
   if (r.code !== 0) throw new Error(`docker swarm init: ${r.out}`);
   return { docker, leave: async () => void (await docker(["swarm", "leave", "--force"], 30_000)) };
@@ -238,4 +236,17 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   } catch {
     return null;
   }
+}
+
+/** A UDP port in [from, to] that nothing holds a moment ago (tried at random, bound and released). */
+async function freeUdpPort(from: number, to: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    try {
+      const udp = await Bun.udpSocket({ hostname: "0.0.0.0", port });
+      udp.close();
+      return port;
+    } catch {}
+  }
+  throw new Error(`no free UDP port in ${from}-${to}`);
 }
