@@ -1,12 +1,12 @@
 // A package service's definition: its tarball is read at load, and its manifest's command, port, health_check
 // and env fill in what the service leaves out (the service's own keys win). Read once per load and recorded
 // in the load's inputs, so a changed tarball is a changed config (and `sv up` deploys it).
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { SvError } from "../errors.ts";
 import { type Inputs, hashOf, statId } from "./inputs.ts";
 import { isRecord } from "./kinds.ts";
-import { type PackageInfo, readPackage } from "./package.ts";
+import { type PackageInfo, readPackageData } from "./package.ts";
 import type { Problem, Seg } from "./problems.ts";
 import type { PackageSpec, RawService } from "./schema.ts";
 
@@ -49,14 +49,13 @@ export function toPackage(root: string, svc: string, raw: RawService): PackageSp
 }
 
 function packageAt(path: string, inputs: Inputs, problem: (message: string) => void): PackageInfo | undefined {
-  let stat: string;
   try {
     const stats = statSync(path, { bigint: true });
-    stat = statId(stats);
-    const info = readPackage(path);
+    const { info, data } = readPackageData(path);
     read.set(path, info);
-    // The project cache compares the stat, and when the file has just changed the hash of its text as read.
-    inputs.files.set(path, { stat, ctimeNs: stats.ctimeNs, hash: hashOf(readFileSync(path, "utf8")) });
+    // The project cache compares the stat, and when the file has just changed the hash of its text as read
+    // (the cache reads it as UTF-8 text: so is it hashed here, from the bytes already read).
+    inputs.files.set(path, { stat: statId(stats), ctimeNs: stats.ctimeNs, hash: hashOf(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8")) });
     return info;
   } catch (e) {
     if (e instanceof SvError) problem(e.hint ? `${e.message} (${e.hint})` : e.message);

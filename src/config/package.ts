@@ -62,8 +62,17 @@ export function packageDigest(path: string): { sha256: string; bytes: number } {
 
 /** Read, check and describe the tarball at `path` (named as `shown` in messages); throws SvError before anything is extracted. */
 export function readPackage(path: string, shown = path): PackageInfo {
+  return readPackageData(path, shown).info;
+}
+
+/** readPackage, with the bytes it read (for a caller that also hashes them: the config cache's stamp). */
+export function readPackageData(path: string, shown = path): { info: PackageInfo; data: Uint8Array } {
   const absolute = resolve(path);
   const data = readTarball(absolute, shown);
+  return { info: describePackage(absolute, data, shown), data };
+}
+
+function describePackage(absolute: string, data: Uint8Array, shown: string): PackageInfo {
   const sha256 = sha256Of(data);
   const refuse = (what: string, hint: string): never => {
     throw new SvError(`${shown}: ${what}`, { hint });
