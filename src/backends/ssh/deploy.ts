@@ -46,21 +46,26 @@ export async function deployPackage(t: Transport, host: HostSpec, unit: string, 
 export async function rollbackAfterFailure(t: Transport, host: HostSpec, unit: string, pkg: PackageSpec, release: string): Promise<string | null> {
   if (release !== pkg.release) return null; // it was already the earlier release
   await t.run(host, `: > ${failedMark(pkg, release)}`);
-  const back = await t.run(host, rollbackScript({ install: pkg.installPath }));
-  if (back.code !== 0) return `release ${release} is marked failed; there is no earlier release to go back to`;
-  const now = parseReleases((await t.run(host, releasesScript({ install: pkg.installPath }))).out).current;
-  return `rolled back ${unit} to release ${now} (its restart policy starts it again)`;
+  const back = await rollback(t, host, pkg);
+  if ("why" in back) return `release ${release} is marked failed; there is no earlier release to go back to`;
+  return `rolled back ${unit} to release ${back.to} (its restart policy starts it again)`;
 }
 
 /** `sv rollback NAME`: `current` to the release before it. Returns [from, to]. */
 export async function rollbackRelease(t: Transport, host: HostSpec, unit: string, pkg: PackageSpec): Promise<[string | null, string]> {
-  const before = parseReleases((await t.run(host, releasesScript({ install: pkg.installPath }))).out);
-  const back = await t.run(host, rollbackScript({ install: pkg.installPath }));
+  const back = await rollback(t, host, pkg);
+  if ("why" in back) throw new SvError(`${unit}: nothing to roll back to on ${host.name}: ${back.why}`, { hint: "only a release deployed before the current one can be rolled back to" });
   // The release rolled away from is not switched to again by the next start (only a new package is).
-  if (back.code === 0 && before.current === pkg.release) await t.run(host, `: > ${failedMark(pkg, pkg.release)}`);
-  if (back.code !== 0) throw new SvError(`${unit}: nothing to roll back to on ${host.name}: ${(back.err.trim() || back.out.trim()).split("\n").pop()}`, { hint: "only a release deployed before the current one can be rolled back to" });
-  const after = parseReleases((await t.run(host, releasesScript({ install: pkg.installPath }))).out);
-  return [before.current, after.current!];
+  if (back.from === pkg.release) await t.run(host, `: > ${failedMark(pkg, pkg.release)}`);
+  return [back.from, back.to];
+}
+
+/** `current` to the release before it, as the rollback script says (`sv-rollback: ok TO FROM`), or why not. */
+async function rollback(t: Transport, host: HostSpec, pkg: PackageSpec): Promise<{ from: string; to: string } | { why: string }> {
+  const r = await t.run(host, rollbackScript({ install: pkg.installPath }));
+  const ok = /^sv-rollback: ok (\S+) (\S+)$/m.exec(r.out);
+  if (r.code === 0 && ok) return { to: ok[1]!, from: ok[2]! };
+  return { why: (r.err.trim() || r.out.trim()).split("\n").pop() ?? `exit ${r.code}` };
 }
 
 /** A hook command as one shell string. */
