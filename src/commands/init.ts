@@ -3,8 +3,6 @@
 // SIGQUIT stop everything in order within --stop-timeout; SIGHUP applies definition changes; TTY job-control
 // signals are ignored. Exits with an essential service's code, else 0 after a clean stop.
 import { defineCommand } from "citty";
-import { parseDuration } from "../config/fields.ts";
-import { UsageError } from "../errors.ts";
 import { type Ctx, openContext } from "../engine/context.ts";
 import { InitControl, runInit } from "../engine/init.ts";
 import { type Said, saidLine } from "../engine/reconcile.ts";
@@ -15,18 +13,13 @@ import { output, useColor } from "../output/style.ts";
 import { becomeSubreaper, startReaper } from "../runtime/reaper.ts";
 import { readState } from "../store/store.ts";
 import { ServiceOutput } from "./_service-output.ts";
-import { namesArg, positionals, rootArgs } from "./_args.ts";
+import { durationArg, intervalArg, namesArg, positionals, rootArgs } from "./_args.ts";
 
 /** Fits docker's (and podman's) default 10 s between SIGTERM and SIGKILL, with a second to spare. */
 const DEFAULT_STOP_BUDGET = "9s";
 const STOPS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
 /** Job control from a terminal: a container's init is never suspended by them. */
 const IGNORED = ["SIGTSTP", "SIGTTIN", "SIGTTOU"] as const;
-
-function durationArg(flag: string, value: string): number {
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+(\.\d+)?$/.test(value)) throw new UsageError(`${flag} ${value} is not a duration`, 'use e.g. "500ms", "9s", "1m"');
-  return parseDuration(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value);
-}
 
 function say(s: Said): void {
   const line = saidLine(s);
@@ -47,9 +40,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const fromEnv = process.env.SV_INIT_STOP_TIMEOUT;
-    const stopBudgetMs = durationArg(args["stop-timeout"] ? "--stop-timeout" : fromEnv ? "SV_INIT_STOP_TIMEOUT" : "--stop-timeout", args["stop-timeout"] || fromEnv || DEFAULT_STOP_BUDGET);
-    const intervalMs = durationArg("--interval", args.interval);
-    if (intervalMs < 50) throw new UsageError("--interval must be at least 50ms");
+    const stopBudgetMs = durationArg(args["stop-timeout"] ? "--stop-timeout" : fromEnv ? "SV_INIT_STOP_TIMEOUT" : "--stop-timeout", args["stop-timeout"] || fromEnv || DEFAULT_STOP_BUDGET, "9s");
+    const intervalMs = intervalArg(args.interval, "9s");
 
     // Signals first: as a subreaper, a SIGTERM before its handler would end sv with its services left running.
     const control = new InitControl();

@@ -1,6 +1,4 @@
 import { defineCommand } from "citty";
-import { parseDuration } from "../config/fields.ts";
-import { UsageError } from "../errors.ts";
 import { openContext } from "../engine/context.ts";
 import { type Said, saidLine } from "../engine/reconcile.ts";
 import { unitStatuses } from "../engine/report.ts";
@@ -12,7 +10,7 @@ import { warningsReporter } from "../output/progress.ts";
 import { output, useColor } from "../output/style.ts";
 import type { StoreState } from "../store/store.ts";
 import { onStopSignals } from "./_signals.ts";
-import { rootArgs } from "./_args.ts";
+import { intervalArg, rootArgs } from "./_args.ts";
 
 const RECENT_LINES = 50;
 
@@ -27,11 +25,7 @@ export default defineCommand({
     listen: { type: "string", description: "Also serve the HTTP API and /metrics on ADDR (host:port)", valueHint: "addr" },
   },
   async run({ args }) {
-    if (!/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+(\.\d+)?$/.test(args.interval)) {
-      throw new UsageError(`--interval ${args.interval} is not a duration`, 'use e.g. "500ms", "2s", "1m"');
-    }
-    const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(args.interval) ? Number(args.interval) : args.interval);
-    if (intervalMs < 50) throw new UsageError("--interval must be at least 50ms");
+    const intervalMs = intervalArg(args.interval);
     const ctx = await openContext({ root: args.root, waitLock: args["wait-lock"], reporter: warningsReporter });
     const tty = Boolean(process.stdout.isTTY) && !output.json;
     const color = useColor();
