@@ -255,6 +255,23 @@ function base(kind: EngineKind, id: string, describe: string): Pick<Phase, "id" 
 /** Where the raw baseline's body file is, per session (written in setup). */
 const bodies = new WeakMap<object, string>();
 
+/**
+ * Setup's `sv up` through the recording proxy: sv's create body becomes the raw baseline's (in `bodies`, on the
+ * first spare port); `then` runs while still routed through the proxy.
+ */
+async function upForRawBody(ctx: PhaseCtx, then?: (up: Awaited<ReturnType<typeof svUp>>) => Promise<void>): Promise<void> {
+  const s = sessionOf(ctx);
+  s.route(true);
+  s.proxy.reset();
+  try {
+    const up = await svUp(ctx);
+    bodies.set(s, rawBody(ctx, s.proxy.requests, ctx.spare[0]!));
+    await then?.(up);
+  } finally {
+    s.route(false);
+  }
+}
+
 function startPhase(kind: EngineKind): Phase {
   return {
     ...base(kind, "container-start", "`sv up web` of a one-container project (busybox httpd, 127.0.0.1:PORT->80) -> its host port accepts, then (untimed) `sv down web`; api: raw.ts's POST /containers/create + /start with sv's own create body, from before the create to the first accept, alternating with sv (HTTP answered: see the container table; dockerd's proxy accepts before the container listens)"),
@@ -266,18 +283,11 @@ function startPhase(kind: EngineKind): Phase {
     runs: (s) => s.runs,
     warmup: (s) => s.warmup,
     async setup(ctx) {
-      // The first up makes the project network (kept by `sv down web`): through the proxy, for sv's create body.
-      const s = sessionOf(ctx);
-      s.route(true);
-      s.proxy.reset();
-      try {
-        const up = await svUp(ctx);
-        ctx.log(`first up (creates the project network) ${up.acceptMs.toFixed(0)} ms; requests: ${s.proxy.requests.map(shortRequest).join(", ")}`);
-        bodies.set(s, rawBody(ctx, s.proxy.requests, ctx.spare[0]!));
+      // The first up makes the project network (kept by `sv down web`).
+      await upForRawBody(ctx, async (up) => {
+        ctx.log(`first up (creates the project network) ${up.acceptMs.toFixed(0)} ms; requests: ${sessionOf(ctx).proxy.requests.map(shortRequest).join(", ")}`);
         await svDown(ctx);
-      } finally {
-        s.route(false);
-      }
+      });
     },
     async measure(ctx): Promise<Sample> {
       const s = sessionOf(ctx);
@@ -471,14 +481,7 @@ function healPhase(kind: EngineKind, id: "container-heal" | "container-heal0"): 
     warmup: (s) => s.warmup,
     async setup(ctx) {
       const s = sessionOf(ctx);
-      s.route(true);
-      s.proxy.reset();
-      try {
-        await svUp(ctx);
-        bodies.set(s, rawBody(ctx, s.proxy.requests, ctx.spare[0]!));
-      } finally {
-        s.route(false);
-      }
+      await upForRawBody(ctx);
       ctx.supervisor = await s.supervise();
       ctx.crashedAt = new Map();
       ctx.log(`${ctx.services.length} containers up, supervised by ${ctx.supervisor.what}`);
