@@ -35,7 +35,14 @@ export function serviceOf(unit: string): string {
   return dot === -1 ? unit : unit.slice(0, dot);
 }
 
+/** The environment-variable prefix of a dependency's address: `db-main` -> DB_MAIN. */
 const envName = (name: string) => name.toUpperCase().replace(/-/g, "_");
+
+/** The address variables (DB_HOST, DB_PORT, DB_ADDR) of a dependency at `host:port`. */
+export function addressVars(dep: string, host: string, port: number): Record<string, string> {
+  const n = envName(dep);
+  return { [`${n}_HOST`]: host, [`${n}_PORT`]: String(port), [`${n}_ADDR`]: `${host}:${port}` };
+}
 
 /** The port unit `instance` of `svc` serves (port + instance; every multi-shot run: the port), if it has one. */
 export function instancePortOf(svc: Service, instance: number): number | undefined {
@@ -49,10 +56,7 @@ export function addressEnv(ctx: Ctx, names: Iterable<string>, from?: Service): R
     const svc = ctx.project.services.get(dep);
     if (svc?.port === undefined) continue;
     const at = ctx.backends.for(svc).address(svc, 0, from);
-    const port = at.port ?? svc.port;
-    env[`${envName(dep)}_HOST`] = at.host;
-    env[`${envName(dep)}_PORT`] = String(port);
-    env[`${envName(dep)}_ADDR`] = `${at.host}:${port}`;
+    Object.assign(env, addressVars(dep, at.host, at.port ?? svc.port));
   }
   return env;
 }

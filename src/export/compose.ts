@@ -3,11 +3,13 @@
 // depends_on as a list, deploy.restart_policy, host-mode ports and dnsrr endpoints, which need no IPVS).
 import { stringify } from "yaml";
 import type { PortMapping } from "../config/container.ts";
+import { commandArgv } from "../config/command.ts";
 import type { Project, Service } from "../config/schema.ts";
+import { addressVars } from "../engine/units.ts";
 import { unmappedCommon } from "./common-notes.ts";
 import { containerTest, type Endpoint, endpointOf } from "./probes.ts";
 import { type ExportResult, Notes, type ServiceReport } from "./report.ts";
-import { addressVars, argvOf, dependencies, dependentsOf, goDuration, kindOf, ownVars, selectServices } from "./select.ts";
+import { dependencies, dependentsOf, goDuration, kindOf, ownVars, selectServices } from "./select.ts";
 import { memoryText, placesOf, type Place } from "./places.ts";
 import { waitForDependency } from "./waits.ts";
 
@@ -59,7 +61,7 @@ export function exportCompose(project: Project, names: string[], opts: ComposeOp
     const c = svc.container;
     const base: Record<string, unknown> = { image: place.image };
     if (c?.entrypoint) base.entrypoint = c.entrypoint;
-    const command = process ? argvOf(svc.command) : c?.command;
+    const command = process ? commandArgv(svc.command) : c?.command;
     if (command) base.command = command;
     const workdir = process ? svc.cwd : c?.workdir;
     if (workdir) base.working_dir = workdir;

@@ -3,14 +3,16 @@
 // port a Service; depends_on initContainers that wait for the dependency's check, and a oneshot dependency
 // runs as an initContainer of its dependents, so they start only once it has completed.
 import { stringify } from "yaml";
+import { commandArgv } from "../config/command.ts";
 import type { Project, Service } from "../config/schema.ts";
+import { addressVars } from "../engine/units.ts";
 import { accountEntry } from "../runtime/accounts.ts";
 import { unmappedCommon } from "./common-notes.ts";
 import { memoryText, placesOf, type Place } from "./places.ts";
 import { endpointOf } from "./probes.ts";
 import { waitForDependency } from "./waits.ts";
 import { type ExportResult, Notes, type OutFile, type ServiceReport } from "./report.ts";
-import { addressVars, argvOf, dependencies, dependentsOf, kindOf, ownVars, selectServices } from "./select.ts";
+import { dependencies, dependentsOf, kindOf, ownVars, selectServices } from "./select.ts";
 
 export interface KubernetesOptions {
   /** The image process services run in, with the project mounted from the node (hostPath) at its own path. */
@@ -147,7 +149,7 @@ function podSpecOf(ctx: Ctx, svc: Service, place: Place, instance: number, resta
   const seen = new Set<string>();
   addDependencies(ctx, svc, place, parts, seen);
   const main = containerOf(ctx, svc, place, instance, parts, ctx.notesOf.get(svc.name)!, true);
-  if (svc.hooks.pre_start) parts.initContainers.push({ name: "pre-start", image: place.image, command: argvOf(svc.hooks.pre_start), env: main.env, ...(main.workingDir ? { workingDir: main.workingDir } : {}), ...(main.volumeMounts ? { volumeMounts: main.volumeMounts } : {}) });
+  if (svc.hooks.pre_start) parts.initContainers.push({ name: "pre-start", image: place.image, command: commandArgv(svc.hooks.pre_start), env: main.env, ...(main.workingDir ? { workingDir: main.workingDir } : {}), ...(main.volumeMounts ? { volumeMounts: main.volumeMounts } : {}) });
   const spec: Obj = {};
   if (place.hostNetwork) Object.assign(spec, { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" });
   spec.restartPolicy = restartPolicy;
@@ -203,7 +205,7 @@ function containerOf(ctx: Ctx, svc: Service, place: Place, instance: number, par
   const c = svc.container;
   const process = kindOf(svc) === "process";
   const out: Obj = { name: k8sName(svc.name), image: place.image };
-  if (process) out.command = argvOf(svc.command);
+  if (process) out.command = commandArgv(svc.command);
   else {
     if (c?.entrypoint) out.command = c.entrypoint;
     if (c?.command) out.args = c.command;
@@ -246,8 +248,8 @@ function containerOf(ctx: Ctx, svc: Service, place: Place, instance: number, par
   if (mounts.length) out.volumeMounts = mounts;
   if (svc.limits.memoryBytes) out.resources = { limits: { memory: memoryText(svc.limits.memoryBytes, "kubernetes") } };
   if (main && svc.type !== "oneshot" && svc.type !== "multi-shot") Object.assign(out, probesOf(svc, place, instance, notes, ctx.project.defaultTimeoutMs));
-  if (main && svc.hooks.post_start) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), postStart: { exec: { command: argvOf(svc.hooks.post_start) } } };
-  if (main && svc.hooks.pre_stop) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), preStop: { exec: { command: argvOf(svc.hooks.pre_stop) } } };
+  if (main && svc.hooks.post_start) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), postStart: { exec: { command: commandArgv(svc.hooks.post_start) } } };
+  if (main && svc.hooks.pre_stop) out.lifecycle = { ...((out.lifecycle as Obj) ?? {}), preStop: { exec: { command: commandArgv(svc.hooks.pre_stop) } } };
   // Kubernetes expands $(VAR) in command and args: a literal one is written $$(
   for (const key of ["command", "args"] as const) if (Array.isArray(out[key])) out[key] = (out[key] as string[]).map((a) => a.replaceAll("$(", () => "$$("));
   return out;
@@ -267,7 +269,7 @@ function probesOf(svc: Service, place: Place, instance: number, notes: Notes, de
   if (hc.type === "process") return {};
   let action: Obj;
   if (hc.type === "command") {
-    const argv = argvOf(hc.command!);
+    const argv = commandArgv(hc.command!);
     action = { exec: { command: hc.expectedExitCode === 0 ? argv : ["/bin/sh", "-c", `"$@"; [ $? -eq ${hc.expectedExitCode} ]`, "sh", ...argv] } };
   } else {
     const e = endpointOf(hc);

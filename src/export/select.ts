@@ -3,6 +3,7 @@
 import { UsageError, didYouMean } from "../errors.ts";
 import { dependencyOrder, withDependencies } from "../config/project.ts";
 import type { Condition, Project, Service } from "../config/schema.ts";
+import { instancePortOf } from "../engine/units.ts";
 
 /** The named services (default: all) and everything they depend on, dependencies first; which were pulled in. */
 export function selectServices(project: Project, names: string[]): { order: string[]; pulledIn: Set<string> } {
@@ -40,27 +41,14 @@ export function dependentsOf(project: Project, names: string[], name: string): s
   return names.filter((n) => Object.hasOwn(project.services.get(n)!.dependsOn, name));
 }
 
-/** The environment-variable prefix sv gives a dependency's address: `db-main` -> DB_MAIN. */
-export const envName = (name: string) => name.toUpperCase().replace(/-/g, "_");
-
-/** The address variables (DB_HOST, DB_PORT, DB_ADDR) of a dependency at `host:port`. */
-export function addressVars(dep: string, host: string, port: number): Record<string, string> {
-  const n = envName(dep);
-  return { [`${n}_HOST`]: host, [`${n}_PORT`]: String(port), [`${n}_ADDR`]: `${host}:${port}` };
-}
-
 /** The variables sv gives instance `instance` of a service on top of its env: PORT, SV_SERVICE, SV_INSTANCE. */
 export function ownVars(svc: Service, instance: number): Record<string, string> {
   const vars: Record<string, string> = {};
-  if (svc.port !== undefined) vars.PORT = String(svc.port + (svc.type === "multi-shot" ? 0 : instance));
+  const port = instancePortOf(svc, instance);
+  if (port !== undefined) vars.PORT = String(port);
   vars.SV_SERVICE = svc.name;
   vars.SV_INSTANCE = String(instance);
   return vars;
-}
-
-/** argv of a command as sv runs it: a string through /bin/sh -c, a list as it is. */
-export function argvOf(command: string | string[]): string[] {
-  return typeof command === "string" ? ["/bin/sh", "-c", command] : command;
 }
 
 /** A duration as systemd and compose (Go) both read it: `10s`, `1500ms`. */

@@ -2,10 +2,12 @@
 // the project, depends_on as Requires=/After= with a wait-until-healthy ExecStartPost= step on the dependency.
 import { existsSync } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { commandArgv } from "../config/command.ts";
 import type { Project, Service } from "../config/schema.ts";
+import { addressVars } from "../engine/units.ts";
 import { type ExportResult, Notes, type OutFile } from "./report.ts";
 import { bashTest, endpointOf, waitLoop } from "./probes.ts";
-import { addressVars, argvOf, dependencies, goDuration, kindOf, ownVars, selectServices } from "./select.ts";
+import { dependencies, goDuration, kindOf, ownVars, selectServices } from "./select.ts";
 import { unmappedCommon } from "./common-notes.ts";
 
 /** A word of an Exec*= line: plain, or double-quoted with systemd's escapes ($ and % doubled: no expansion). */
@@ -31,7 +33,7 @@ function resolveProgram(program: string, cwd: string, env: Record<string, string
 
 /** One Exec line of a command, its program made absolute; a program not found stays bare, with a note. */
 function execLine(command: string | string[], cwd: string, env: Record<string, string | undefined>, notes: Notes, key: string): string {
-  const [program, ...args] = argvOf(command);
+  const [program, ...args] = commandArgv(command);
   const found = resolveProgram(program!, cwd, env);
   if (!found) notes.changed(key, `${program} is not on this machine's PATH: systemd looks for it in its own search path`);
   return [found ?? program!, ...args].map(execWord).join(" ");
