@@ -72,7 +72,7 @@ export class Transport {
   async run(host: HostSpec, script: string, opts: { stdin?: Uint8Array | string; timeoutMs?: number } = {}): Promise<RunResult> {
     this.checkBackoff(host);
     await this.master(host);
-    const proc = spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(`echo .\n${script}`)}`], {
+    const proc = spawn(this.overMaster(host, `echo .\n${script}`), {
       stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
       stdout: "pipe",
       stderr: "pipe",
@@ -119,7 +119,7 @@ export class Transport {
   async stream(host: HostSpec, script: string): Promise<Subprocess<"ignore", "pipe", "pipe">> {
     this.checkBackoff(host);
     await this.master(host);
-    return spawn(["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(script)}`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return spawn(this.overMaster(host, script), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   }
 
   /** Since when `host` has been unreachable (ISO), or null: read from the state dir, so across invocations. */
@@ -133,7 +133,17 @@ export class Transport {
 
   /** End every master this project has (sv down of everything; tests). */
   async closeAll(hosts: Iterable<HostSpec>): Promise<void> {
-    await Promise.all([...hosts].map((h) => (existsSync(this.socketOf(h)) ? spawn(["ssh", ...this.options(h), "-O", "exit", h.address], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited : undefined)));
+    await Promise.all([...hosts].map((h) => (existsSync(this.socketOf(h)) ? this.exitMaster(h).exited : undefined)));
+  }
+
+  /** The argv that runs `script` with sh on `host` over its master (or, when that is gone, a connection of its own). */
+  private overMaster(host: HostSpec, script: string): string[] {
+    return ["ssh", ...this.options(host), "-o", "ControlMaster=no", host.address, `sh -c ${shq(script)}`];
+  }
+
+  /** Ask the host's master to end (`ssh -O exit`, through its socket: it works with the network gone too). */
+  private exitMaster(host: HostSpec) {
+    return spawn(["ssh", ...this.options(host), "-O", "exit", host.address], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   }
 
   private socketOf(host: HostSpec): string {
@@ -193,7 +203,7 @@ export class Transport {
 
   private dropMaster(host: HostSpec): void {
     this.masters.delete(host.name);
-    spawn(["ssh", ...this.options(host), "-O", "exit", host.address], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    this.exitMaster(host);
   }
 
   /** What ssh's exit 255 means, from its stderr: unreachable, or a mistake to fix (keys, auth). */
