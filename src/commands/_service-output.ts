@@ -6,7 +6,7 @@
 import type { Ctx } from "../engine/context.ts";
 import { unitNames } from "../engine/units.ts";
 import { output, paint, type Color } from "../output/style.ts";
-import { followLog, type Follower } from "../runtime/logs/follow.ts";
+import { followLog, streamFollower, type Follower } from "../runtime/logs/follow.ts";
 import type { StoreState } from "../store/store.ts";
 
 const POLL_MS = 100;
@@ -42,7 +42,7 @@ export class ServiceOutput {
         const u = state.units[unit];
         if (!logs.follow || !u?.handle || u.state !== "running") continue;
         const key = JSON.stringify(u.handle);
-        if (this.sources.get(unit)?.key !== key) this.replace(unit, { key, follower: streamFollower(logs.follow.bind(logs), unit) });
+        if (this.sources.get(unit)?.key !== key) this.replace(unit, { key, follower: streamFollower(logs.follow.bind(logs), unit, 0) });
       }
     }
     this.width = Math.max(this.width, ...[...this.sources.keys()].map((u) => u.length));
@@ -90,15 +90,4 @@ export class ServiceOutput {
       }
     });
   }
-}
-
-/** A Follower over a backend's own log stream, from now on. */
-function streamFollower(follow: (unit: string, lines: number, onLine: (line: string) => void) => { close(): void }, unit: string): Follower {
-  let buffered: string[] = [];
-  const stream = follow(unit, 0, (line) => buffered.push(line));
-  return {
-    poll: () => buffered.splice(0),
-    position: () => ({ ino: null, offset: 0 }),
-    close: () => stream.close(),
-  };
 }

@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import type { LogAccess } from "../backends/backend.ts";
 import { readdirSync } from "node:fs";
 import { resolveNames } from "../config/project.ts";
 import type { Project, Service } from "../config/schema.ts";
@@ -11,7 +10,7 @@ import { output, paint, useColor, type Color } from "../output/style.ts";
 import { logFile, type Paths } from "../paths.ts";
 import { hasLog } from "../runtime/logs/files.ts";
 import { watchReader } from "../runtime/reader-gone.ts";
-import { followLog, type Follower } from "../runtime/logs/follow.ts";
+import { followLog, streamFollower, type Follower } from "../runtime/logs/follow.ts";
 import { readTail, tailLog } from "../runtime/logs/tail.ts";
 import { onStopSignals } from "./_signals.ts";
 import { namesArg, positionals, rootArgs } from "./_args.ts";
@@ -115,21 +114,6 @@ async function follow(followers: Map<string, Follower>, discover: () => string[]
   signals.finish();
 }
 
-/** A Follower over a backend's own log stream (a container's), buffering what arrives between polls. */
-function engineFollower(follow: NonNullable<LogAccess["follow"]>, unit: string, lines: number): Follower {
-  let buffered: string[] = [];
-  const stream = follow(unit, lines, (line) => buffered.push(line));
-  return {
-    poll: () => {
-      const out = buffered;
-      buffered = [];
-      return out;
-    },
-    position: () => ({ ino: null, offset: 0 }),
-    close: () => stream.close(),
-  };
-}
-
 export default defineCommand({
   meta: { name: "logs", description: "Print the last lines of service logs; -f follows them. Several services are merged with name prefixes" },
   args: {
@@ -181,7 +165,7 @@ export default defineCommand({
     for (const unit of shown) {
       const logs = kept(unit);
       if (logs?.follow) {
-        followers.set(unit, engineFollower(logs.follow.bind(logs), unit, lines));
+        followers.set(unit, streamFollower(logs.follow.bind(logs), unit, lines));
         continue;
       }
       const tail = readTail(path(unit), lines);

@@ -159,3 +159,18 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
     },
   };
 }
+
+/** A Follower over a backend's own log stream (a container's): its last `lines` lines, then new ones, buffered between polls. */
+export function streamFollower(follow: (unit: string, lines: number, onLine: (line: string) => void) => { close(): void }, unit: string, lines: number): Follower {
+  let buffered: string[] = [];
+  const stream = follow(unit, lines, (line) => buffered.push(line));
+  return {
+    poll: () => {
+      const out = buffered;
+      buffered = [];
+      return out;
+    },
+    position: () => ({ ino: null, offset: 0 }),
+    close: () => stream.close(),
+  };
+}
