@@ -1,6 +1,5 @@
 // Service names: another tool's names ("Web.1", "api_server") as sv names ([a-z0-9][a-z0-9_-]{0,62}), kept unique.
-
-const SV_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+import { NAME_PATTERN } from "../config/schema.ts";
 
 /** The sv name for `raw`: lower-cased, other characters as "-", at most 63 characters. */
 export function toName(raw: string): string {
@@ -20,7 +19,7 @@ export class NameMap {
     this.byRaw.set(raw, name);
     this.used.add(name);
     if (name === raw) return { name };
-    const why = SV_NAME.test(raw) ? `the name "${raw}" is taken (names are unique in sv); named "${name}"` : `"${raw}" is not an sv name ([a-z0-9][a-z0-9_-]{0,62}); named "${name}"`;
+    const why = NAME_PATTERN.test(raw) ? `the name "${raw}" is taken (names are unique in sv); named "${name}"` : `"${raw}" is not an sv name ([a-z0-9][a-z0-9_-]{0,62}); named "${name}"`;
     return { name, why };
   }
 
