@@ -1,6 +1,7 @@
 // A Docker Engine API client over its unix socket, with Bun's fetch (no docker CLI, no dockerode). Speaks
 // the version the engine offers (dockerd 20.10: 1.41; newer engines refuse below 1.44; podman takes any),
 // using only fields that exist in 1.41.
+import { lineSplitter } from "../../runtime/lines.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SvError } from "../../errors.ts";
@@ -159,16 +160,6 @@ export function compareVersions(a: string, b: string): number {
   const [a1, a2] = a.split(".").map(Number);
   const [b1, b2] = b.split(".").map(Number);
   return a1! - b1! || a2! - b2!;
-}
-
-/** Split text fed in pieces into lines, keeping an unfinished line for the next piece (feed "\n" to end it). */
-export function lineSplitter(onLine: (line: string) => void): (text: string) => void {
-  let partial = "";
-  return (text) => {
-    const parts = (partial + text).split("\n");
-    partial = parts.pop()!;
-    for (const p of parts) onLine(p);
-  };
 }
 
 /** One frame of the multiplexed stream: 1 stdout, 2 stderr. */

@@ -9,7 +9,8 @@ import { hasLog } from "../../runtime/logs/files.ts";
 import { tailLog } from "../../runtime/logs/tail.ts";
 import { ensurePrivateDir, openPrivate } from "../../runtime/private-files.ts";
 import type { LogAccess } from "../backend.ts";
-import { EngineError, type EngineClient, lineSplitter, readFrames } from "./client.ts";
+import { lineSplitter } from "../../runtime/lines.ts";
+import { EngineError, type EngineClient, readFrames } from "./client.ts";
 import { containerName } from "./names.ts";
 
 /** `TIMESTAMP text` -> [ms, text]; lines without one sort first. */

@@ -8,6 +8,7 @@ import { SvError } from "../../errors.ts";
 import type { Paths } from "../../paths.ts";
 import type { Address, Backend, ExecResult, Handle, Inspection, Started } from "../backend.ts";
 import { isSameProcess } from "../../runtime/identity.ts";
+import { lineSplitter } from "../../runtime/lines.ts";
 import { signalOfStatus } from "../../runtime/spawn.ts";
 import { whoAmI } from "../../store/owner.ts";
 import { Batcher } from "./batch.ts";
@@ -196,13 +197,10 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
           void transport.stream(host, followScript(host.dir, unit, lines)).then(async (p) => {
             proc = p;
             if (closed) return p.kill();
-            let rest = "";
-            for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
-              rest += new TextDecoder().decode(chunk);
-              const parts = rest.split("\n");
-              rest = parts.pop()!;
-              for (const line of parts) onLine(line);
-            }
+            // One decoder for the stream: a character cut between two chunks is decoded whole.
+            const decoder = new TextDecoder();
+            const split = lineSplitter(onLine);
+            for await (const chunk of p.stdout as ReadableStream<Uint8Array>) split(decoder.decode(chunk, { stream: true }));
           });
         return {
           close() {
