@@ -7,7 +7,7 @@ import { commandArgv } from "../config/command.ts";
 import type { Project, Service } from "../config/schema.ts";
 import { addressVars } from "../engine/units.ts";
 import { unmappedCommon } from "./common-notes.ts";
-import { containerTest, type Endpoint, endpointOf } from "./probes.ts";
+import { containerTest, type Endpoint, endpointOf, isLoopback } from "./probes.ts";
 import { type ExportResult, Notes, type ServiceReport } from "./report.ts";
 import { dependencies, dependentsOf, goDuration, kindOf, ownVars, selectServices } from "./select.ts";
 import { memoryText, placesOf, type Place } from "./places.ts";
@@ -35,7 +35,7 @@ function escapeDollars(x: unknown): unknown {
 function insideEndpoint(svc: Service, e: Endpoint | undefined, ports: PortMapping[]): Endpoint | undefined {
   if (!e || !svc.container || svc.container.networkMode === "host") return e;
   const p = ports.find((m) => m.hostPort !== undefined && m.hostPort === e.port);
-  return p && /^(127\.|localhost$|::1$)/.test(e.host) ? { ...e, port: p.containerPort } : e;
+  return p && isLoopback(e.host) ? { ...e, port: p.containerPort } : e;
 }
 
 /** The compose file for the named services (default all) and their dependencies. */

@@ -9,7 +9,7 @@ import { addressVars } from "../engine/units.ts";
 import { accountEntry } from "../runtime/accounts.ts";
 import { unmappedCommon } from "./common-notes.ts";
 import { memoryText, placesOf, type Place } from "./places.ts";
-import { endpointOf } from "./probes.ts";
+import { endpointOf, isLoopback } from "./probes.ts";
 import { waitForDependency } from "./waits.ts";
 import { type ExportResult, Notes, type OutFile, type ServiceReport } from "./report.ts";
 import { dependencies, dependentsOf, kindOf, ownVars, selectServices } from "./select.ts";
@@ -188,13 +188,13 @@ function addDependencies(ctx: Ctx, svc: Service, pod: Place, parts: PodParts, se
       notes.changed(`depends_on.${d.name}`, `condition started: pods start together; nothing waits for ${d.name} (the pod's sv/depends-on annotation records it)`);
       continue;
     }
-    const wait = waitForDependency(dep, addressOf(ctx.project, dep, dp, pod), notes);
+    const wait = waitForDependency(dep, addressOf(dep, dp, pod), notes);
     if (wait) parts.initContainers.push({ name: `wait-${k8sName(d.name)}`.slice(0, 63), image: ctx.waitImage, command: ["/bin/sh", "-c", wait] });
   }
 }
 
 /** Where `pod` reaches dependency `dep`: 127.0.0.1 when both are on the host's network, else its Service. */
-function addressOf(project: Project, dep: Service, dp: Place, pod: Place): { host: string; port: number } | undefined {
+function addressOf(dep: Service, dp: Place, pod: Place): { host: string; port: number } | undefined {
   if (dep.port === undefined) return undefined;
   if (dp.hostNetwork && pod.hostNetwork) return { host: "127.0.0.1", port: dep.port };
   return { host: k8sName(dp.instanceNames[0]!), port: dep.container && !dp.hostNetwork ? (dep.container.containerPort ?? dep.port) : dep.port };
@@ -217,7 +217,7 @@ function containerOf(ctx: Ctx, svc: Service, place: Place, instance: number, par
     const dp = ctx.places.get(d.name)!;
     const dep = ctx.project.services.get(d.name)!;
     if (dp.skip || dep.port === undefined) continue;
-    const at = addressOf(ctx.project, dep, dp, pod);
+    const at = addressOf(dep, dp, pod);
     if (!at) continue;
     if (pod.hostNetwork && !dp.hostNetwork && main) notes.changed(`depends_on.${d.name}`, `reaches ${d.name} by its Service name from the host's network (dnsPolicy: ClusterFirstWithHostNet)`);
     if (!pod.hostNetwork && dp.hostNetwork && main) notes.changed(`depends_on.${d.name}`, `reaches ${d.name} through its Service: ${d.name} runs on the host's network and must listen on an address other nodes reach, not only 127.0.0.1`);
@@ -278,7 +278,7 @@ function probesOf(svc: Service, place: Place, instance: number, notes: Notes, de
     if (svc.port !== undefined && port === svc.port) port += instance;
     const published = svc.container?.ports.find((p) => p.hostPort !== undefined && p.hostPort === port);
     const inPod = published && !place.hostNetwork ? published.containerPort : port;
-    const loopback = /^(127\.|localhost$|::1$)/.test(e.host);
+    const loopback = isLoopback(e.host);
     const host = place.hostNetwork && loopback ? { host: "127.0.0.1" } : !loopback ? { host: e.host } : {};
     if (hc.type === "tcp") action = { tcpSocket: { port: inPod, ...host } };
     else {

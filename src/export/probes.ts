@@ -30,6 +30,9 @@ export function endpointOf(hc: HealthCheck): Endpoint | undefined {
   return undefined;
 }
 
+/** Is `host` this machine's loopback (127.x, localhost, ::1), where a check aimed at it means "the service itself"? */
+export const isLoopback = (host: string) => /^(127\.|localhost$|::1$)/.test(host);
+
 const urlOf = (e: Endpoint) => `${e.https ? "https" : "http"}://${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}${e.path}`;
 
 /** The command check as a shell test: its command, and its expected exit code. */

@@ -1,10 +1,8 @@
 // Waiting for a dependency from inside a container (Kubernetes initContainers, swarm command wrappers): the
 // dependency's own check, aimed at its address as seen from the waiting container.
 import type { HealthCheck, Service } from "../config/schema.ts";
-import { containerTest, type Endpoint, endpointOf, waitLoop } from "./probes.ts";
+import { containerTest, type Endpoint, endpointOf, isLoopback, waitLoop } from "./probes.ts";
 import type { Notes } from "./report.ts";
-
-const LOOPBACK = /^(127\.|localhost$|::1$)/;
 
 /**
  * A shell loop that ends once `dep` passes its check at `at` (its address from the waiting container), or
@@ -23,7 +21,7 @@ export function waitForDependency(dep: Service, at: { host: string; port: number
   }
   const e = endpointOf(hc);
   if (!e) return undefined;
-  const local = LOOPBACK.test(e.host) || e.host === dep.name;
+  const local = isLoopback(e.host) || e.host === dep.name;
   const target: Endpoint = local && at ? { ...e, host: at.host, port: e.port === dep.port ? at.port : e.port } : e;
   const test = containerTest(hc, target);
   if (typeof test !== "string") {
