@@ -36,7 +36,7 @@ export function serviceOf(unit: string): string {
 }
 
 /** The environment-variable prefix of a dependency's address: `db-main` -> DB_MAIN. */
-const envName = (name: string) => name.toUpperCase().replace(/-/g, "_");
+export const envName = (name: string) => name.toUpperCase().replace(/-/g, "_");
 
 /** The address variables (DB_HOST, DB_PORT, DB_ADDR) of a dependency at `host:port`. */
 export function addressVars(dep: string, host: string, port: number): Record<string, string> {

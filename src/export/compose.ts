@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import type { PortMapping } from "../config/container.ts";
 import { commandArgv } from "../config/command.ts";
 import type { Project, Service } from "../config/schema.ts";
-import { addressVars } from "../engine/units.ts";
+import { addressVars, envName } from "../engine/units.ts";
 import { unmappedCommon } from "./common-notes.ts";
 import { containerTest, type Endpoint, endpointOf, isLoopback } from "./probes.ts";
 import { type ExportResult, Notes, type ServiceReport } from "./report.ts";
@@ -228,12 +228,12 @@ function reach(project: Project, places: Map<string, Place>, from: string, dep: 
   if (fp.hostNetwork) {
     // the dependency's port as published on the host (sv's port of a container is its first published host port)
     if (d.container?.ports.some((p) => p.hostPort === d.port)) return { host: "127.0.0.1", port: d.port };
-    notes.unmapped(`depends_on.${dep}`, `${dep} publishes no port on the host, so the host network cannot reach it: ${dep.toUpperCase()}_HOST is not set`);
+    notes.unmapped(`depends_on.${dep}`, `${dep} publishes no port on the host, so the host network cannot reach it: ${envName(dep)}_HOST is not set`);
     return undefined;
   }
   if (!dp.hostNetwork) return { host: first, port: d.container?.containerPort ?? d.port };
   if (swarm) {
-    notes.unmapped(`depends_on.${dep}`, `${dep} runs on the host's network, which a swarm task on the stack's network cannot name: ${dep.toUpperCase()}_HOST is not set`);
+    notes.unmapped(`depends_on.${dep}`, `${dep} runs on the host's network, which a swarm task on the stack's network cannot name: ${envName(dep)}_HOST is not set`);
     return undefined;
   }
   notes.changed(`depends_on.${dep}`, `reaches ${dep} on the host as host.sv.internal:${d.port}: ${dep} must listen on an address containers reach, not only 127.0.0.1`);
