@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { accountEntry } from "./accounts.ts";
 import { ensurePrivateDir, openPrivate } from "./private-files.ts";
 import { SvError } from "../errors.ts";
-import { readStat } from "./identity.ts";
+import { childrenOf, readStat } from "./identity.ts";
 
 /**
  * Signals the relay catches (a no-op trap) so that a group-wide stop signal reaches the service while the
@@ -112,7 +112,10 @@ export interface Gated {
   /** The relay: session and group leader. */
   pid: number;
   startTicks: number;
-  /** Let the service run. */
+  /**
+   * Let the service run. Resolves once the relay has forked it (so its own pid is in /proc for the first
+   * inspect) or has ended, within FORK_WAIT_MS.
+   */
   release(): Promise<void>;
   /**
    * Close the gate: the relay exits without running the service. True when the gate was still shut (the
@@ -121,6 +124,24 @@ export interface Gated {
   abort(): boolean;
   /** Settles when the relay exits, while this sv is alive to see it. */
   exited: Promise<void>;
+}
+
+/**
+ * How long release waits for the relay to fork the service. It takes well under a millisecond; the bound
+ * is for a machine so loaded that the relay is not scheduled: the pid is then learnt by a later inspect.
+ */
+const FORK_WAIT_MS = 1000;
+
+/**
+ * Until the relay `pid` has a child (the service) or has ended. A start reports the service's own pid,
+ * not the relay's: without the wait, a probe that passes at once (a command check of a file) reported
+ * the relay's pid while every later look named the service's.
+ */
+async function untilForked(pid: number, ended: Promise<void>): Promise<void> {
+  let gone = false;
+  void ended.then(() => (gone = true));
+  const deadline = performance.now() + FORK_WAIT_MS;
+  while (!gone && childrenOf(pid).length === 0 && performance.now() < deadline) await Bun.sleep(1);
 }
 
 /**
@@ -199,6 +220,7 @@ export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
   await awaitTraps(proc.pid);
   const stat = readStat(proc.pid);
   const gate = proc.stdin;
+  const ended = proc.exited.then(() => undefined);
   // Decided once: a release after an abort opens nothing, an abort after a release takes nothing back.
   let gateState: "shut" | "released" | "aborted" = "shut";
   const end = () => {
@@ -217,6 +239,7 @@ export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
         await gate.flush();
       } catch {}
       end();
+      await untilForked(proc.pid, ended);
     },
     abort() {
       if (gateState === "shut") {
@@ -225,7 +248,7 @@ export async function spawnGated(opts: SpawnOptions): Promise<Gated> {
       }
       return gateState === "aborted";
     },
-    exited: proc.exited.then(() => undefined),
+    exited: ended,
   };
 }
 
