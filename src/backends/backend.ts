@@ -69,7 +69,14 @@ export interface ExecRequest {
   unit: string;
   svc: Service;
   argv: string[];
+  /** The whole environment: the inherited one, the service's env, then what sv adds (`added`). */
   env: Record<string, string | undefined>;
+  /**
+   * What sv adds, included in `env` (addresses, PORT, SV_SERVICE, SV_INSTANCE, SV_HOOK, SV_EVENT): a backend
+   * whose commands run where sv's environment is not (a container, a remote host) sends only these and the
+   * service's env.
+   */
+  added: Record<string, string>;
   timeoutMs: number;
   /** "log": output appended to the unit's log; "capture": stdout discarded, stderr returned. */
   output: "log" | "capture";

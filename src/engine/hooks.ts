@@ -2,6 +2,7 @@
 // service runs (its backend's exec).
 import { commandArgv } from "../config/command.ts";
 import type { HookName, Service } from "../config/schema.ts";
+import type { ExecRequest } from "../backends/backend.ts";
 import type { RunCommand } from "../probes/index.ts";
 import type { SvEvent } from "./states.ts";
 import type { Ctx } from "./context.ts";
@@ -12,13 +13,19 @@ export function processEnv(ctx: Ctx, svc: Service, unitName: string): Record<str
   return { ...ctx.inheritedEnv, ...svc.env, ...unitEnv(ctx, svc, instanceOf(unitName)) };
 }
 
+/** The environment of a command run for a unit: sv's additions (with `extra`) apart, and everything. */
+function execEnv(ctx: Ctx, svc: Service, unitName: string, extra: Record<string, string> = {}): Pick<ExecRequest, "env" | "added"> {
+  const added = { ...unitEnv(ctx, svc, instanceOf(unitName)), ...extra };
+  return { env: { ...ctx.inheritedEnv, ...svc.env, ...added }, added };
+}
+
 /** Run a command to completion with output appended to the unit's log; null when it exits 0, else why not. */
 async function runLogged(ctx: Ctx, svc: Service, unitName: string, command: string | string[], timeoutMs: number, extraEnv: Record<string, string> = {}) {
   const r = await ctx.backends.for(svc).exec({
     unit: unitName,
     svc,
     argv: commandArgv(command),
-    env: { ...processEnv(ctx, svc, unitName), ...extraEnv },
+    ...execEnv(ctx, svc, unitName, extraEnv),
     timeoutMs,
     output: "log",
   });
@@ -30,7 +37,7 @@ async function runLogged(ctx: Ctx, svc: Service, unitName: string, command: stri
 
 /** A command runner for a unit's command health checks: in its environment, where it runs. */
 export function probeRunner(ctx: Ctx, svc: Service, unitName: string): RunCommand {
-  return (argv, timeoutMs) => ctx.backends.for(svc).exec({ unit: unitName, svc, argv, env: processEnv(ctx, svc, unitName), timeoutMs, output: "capture" });
+  return (argv, timeoutMs) => ctx.backends.for(svc).exec({ unit: unitName, svc, argv, ...execEnv(ctx, svc, unitName), timeoutMs, output: "capture" });
 }
 
 /** Run `svc`'s `hook` if it has one; null on success, else a message like "pre_start hook exited with code 1". */

@@ -106,6 +106,7 @@ export function backendContract(name: string, makeRig: () => Rig | Promise<Rig>)
       svc: rig.service(unit, { kind: "run" }),
       argv: rig.execArgv(behaviour),
       env: { PATH: process.env.PATH },
+      added: {},
       timeoutMs: LONG_MS,
       output: "capture",
       ...over,

@@ -138,7 +138,7 @@ describe("the fake backend's own vocabulary", () => {
   test("every exec is recorded in the world", async () => {
     const { backend, req } = setup();
     const svc = req("api", ["run"]).svc;
-    await backend.exec({ unit: "api", svc, argv: ["exit", "0"], env: {}, timeoutMs: 1000, output: "log" });
+    await backend.exec({ unit: "api", svc, argv: ["exit", "0"], env: {}, added: {}, timeoutMs: 1000, output: "log" });
     expect(backend.world.execs.map((e) => e.argv)).toEqual([["exit", "0"]]);
   });
 

@@ -17,6 +17,7 @@ function run(script: string, over: Partial<ExecRequest> = {}) {
     svc: testService("api", "true", p.root),
     argv: ["/bin/sh", "-c", script.replaceAll("PIDS", pids)],
     env: { PATH: process.env.PATH },
+    added: {},
     timeoutMs: 10_000,
     output: "capture",
     ...over,

@@ -136,6 +136,18 @@ describe("services on hosts", () => {
     await follow.exited;
     expect((await sv(p.root, ["down"])).code).toBe(0);
   }, 60_000);
+  // What sv adds travels to a remote hook, and the service's env; sv's own environment stays here, even a
+  // variable named like an address (a name filter let LEAK_PORT through).
+  test("a remote hook gets what sv adds and the service's env, none of sv's own environment", async () => {
+    const p = hostProject(rig(), {
+      env1: { host: "h1", command: "exec sleep 1000", env: { MINE: "declared" }, hooks: { post_start: 'echo "hook-env $SV_HOOK $SV_SERVICE $MINE $${LEAK_PORT:-unset} $${LEAK:-unset}"' } },
+    });
+    expect((await sv(p.root, ["up"], { env: { LEAK_PORT: "9999", LEAK: "x" } })).code).toBe(0);
+    const line = await waitFor(async () => (await sv(p.root, ["logs", "-n", "10", "env1"])).stdout.split("\n").find((l) => l.includes("hook-env")), "the hook's line");
+    expect(line).toEndWith("hook-env post_start env1 declared unset unset");
+    expect((await sv(p.root, ["down"])).code).toBe(0);
+  }, 60_000);
+
   test("under sv watch, an unplugged host is retried with a backoff and its services carry on by themselves once it is back", async () => {
     const h1 = rig().hosts[0]!;
     const p = hostProject(rig(), { w: { host: "h1", command: httpd(7121, "/root/w"), port: 7121 } });

@@ -8,11 +8,6 @@ import { projectLabels } from "./names.ts";
 
 const NOT_FOUND = /executable file not found|no such file or directory|not found in \$PATH/i;
 
-/** The variables sv adds (the service's env is the container's already; sv's own environment stays outside). */
-function addedEnv(env: ExecRequest["env"]): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && process.env[kv[0]] !== kv[1]));
-}
-
 const result = (over: Partial<ExecResult>): ExecResult => ({ code: null, signal: null, timedOut: false, stderr: "", ...over });
 
 type HookLog = (unit: string, text: string) => void;
@@ -27,7 +22,7 @@ export async function execInContainer(client: EngineClient, project: Project, na
     ({ Id: id } = await client.json<{ Id: string }>("POST", `/containers/${name}/exec`, {
       // Output for the log goes through a terminal: one stream, so stdout and stderr keep the order they were
       // written in (two pipes, multiplexed by the engine, do not). Captured output keeps stderr apart.
-      body: { Cmd: req.argv, Env: Object.entries(addedEnv(req.env)).map(([k, v]) => `${k}=${v}`), AttachStdout: true, AttachStderr: true, Tty: req.output === "log", ...(req.svc.user ? { User: req.svc.user } : {}) },
+      body: { Cmd: req.argv, Env: Object.entries(req.added).map(([k, v]) => `${k}=${v}`), AttachStdout: true, AttachStderr: true, Tty: req.output === "log", ...(req.svc.user ? { User: req.svc.user } : {}) },
     }));
   } catch (e) {
     if (e instanceof EngineError && (e.status === 404 || e.status === 409 || /not running/i.test(e.message))) return runOnce(client, project, name, req, hookLog);
@@ -39,7 +34,8 @@ export async function execInContainer(client: EngineClient, project: Project, na
 
 /** Like `docker run --rm`: a container of the unit's image running only the command, removed after. */
 async function runOnce(client: EngineClient, project: Project, name: string, req: ExecRequest, hookLog: HookLog): Promise<ExecResult> {
-  const env = addedEnv(req.env);
+  // The variables sv adds: the service's env is the image's container's already; sv's own stays outside.
+  const env = req.added;
   const spec = { hash: "", type: req.svc.type, backend: "container", stop_signal: "SIGKILL", stop_timeout_ms: 0, port: null };
   const body = createBody(project, { unit: req.unit, svc: req.svc, instance: 0, env, inherited: {}, spec });
   // Not the unit: none of its labels (discovery ignores it), no published ports (the unit may hold them).

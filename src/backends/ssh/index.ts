@@ -140,9 +140,8 @@ export function createSshBackend(paths: Paths, project: Project): Backend {
 
     async exec(req): Promise<ExecResult> {
       const host = hostOf(req.svc);
-      const env: Record<string, string | undefined> = { ...req.svc.env };
-      // Only what sv adds and the service declares travels: the host keeps its own PATH, HOME and the rest.
-      for (const [k, v] of Object.entries(req.env)) if (k.startsWith("SV_") || k === "PORT" || k in req.svc.env || /_(HOST|PORT|ADDR)$/.test(k)) env[k] = v;
+      // Only what the service declares and sv adds travels: the host keeps its own PATH, HOME and the rest.
+      const env = { ...req.svc.env, ...req.added };
       const r = await transport.run(host, execScript({ dir: host.dir, unit: req.unit, cwd: req.svc.cwd, argv: req.argv, env, timeoutMs: req.timeoutMs, output: req.output }), { timeoutMs: req.timeoutMs + 5_000 });
       const m = /sv-exec (\d+) ([01])\s*$/.exec(r.out);
       if (!m) return { code: null, signal: null, timedOut: false, stderr: r.err, error: `on ${host.name}: ${r.err.trim().split("\n").pop() || `exit ${r.code}`}` };
