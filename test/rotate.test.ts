@@ -144,6 +144,34 @@ test.skipIf(!existsSync("/dev/shm") || !isTmpfs("/dev/shm"))(
   60_000,
 );
 
+// A poll reads to the end the log has when it looks, at most 16 MiB. It chased the end before: under a
+// writer faster than the reader (a loaded CI machine, or a service like `yes`) that poll never returned and
+// held every line until the OOM killer ended the test run.
+test("a writer faster than the follower is followed a poll at a time, at most 16 MiB each, every line once", async () => {
+  const dir = tempDir();
+  const log = join(dir, "api.log");
+  writeFileSync(log, "");
+  const follower = followLog(log);
+  const fd = openSync(log, "a");
+  const total = 256 << 20; // 4 Mi lines of 64 bytes, written as fast as a pipe goes
+  const writer = Bun.spawn(["/bin/sh", "-c", `yes ${"x".repeat(63)} | head -c ${total}`], { stdio: ["ignore", fd, fd], detached: true });
+  closeSync(fd);
+  writers.push(writer.pid);
+  await waitFor(() => statSync(log).size >= 1 << 20, "the writer to be under way");
+  const first = follower.poll();
+  expect(first.length).toBeGreaterThan(0);
+  expect(first.length * 64).toBeLessThanOrEqual(16 << 20);
+  expect(await writer.exited).toBe(0);
+  let lines = first.length;
+  for (let got = follower.poll(); got.length > 0; got = follower.poll()) {
+    expect(got.length * 64).toBeLessThanOrEqual(16 << 20);
+    expect(got.every((l) => l === "x".repeat(63))).toBe(true);
+    lines += got.length;
+  }
+  expect(lines).toBe(total / 64);
+  follower.close();
+}, 60_000);
+
 test("the writer is still alive and writing to the same file after rotations", async () => {
   const dir = tempDir();
   mkdirSync(dir, { recursive: true });

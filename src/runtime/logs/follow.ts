@@ -7,6 +7,13 @@ import type { Tail } from "./tail.ts";
 
 /** Bytes remembered from just before a follower's position, to find that position again after a rotation. */
 const MARK_BYTES = 64;
+/**
+ * The most one poll reads of the log itself. A poll reads to the end the file has when it looks, never
+ * chasing a writer faster than it: that poll did not return while `yes` wrote, and held every line in
+ * memory until the OOM killer came. A writer that outruns even this is followed a poll at a time, in
+ * bounded memory.
+ */
+const POLL_BYTES = 16 * 1024 * 1024;
 
 export interface Follower {
   /** The complete lines written since the last call. */
@@ -36,10 +43,11 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
     out.push(...lines);
     pending = Buffer.from(rest);
   };
-  /** Read `file` from `from` to its end; the position reached. */
-  const readFrom = (file: number, from: number): number => {
+  /** Read `file` from `from` to the end it has now, at most `limit` bytes; the position reached. */
+  const readFrom = (file: number, from: number, limit = Number.POSITIVE_INFINITY): number => {
     let at = from;
-    for (let end = fstatSync(file).size; at < end; end = fstatSync(file).size) {
+    const end = Math.min(fstatSync(file).size, from + limit);
+    while (at < end) {
       const chunk = readAt(file, at, Math.min(COPY_BYTES, end - at));
       if (chunk.length === 0) break;
       consume(chunk);
@@ -135,8 +143,8 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
       if (fd !== null) {
         const size = fstatSync(fd).size;
         if (size < pos || !hasMarkAt(fd, pos) || (pos === 0 && rotatedAtStart(fd))) relocate(fd);
-        pos = readFrom(fd, pos);
-        if (current !== null && current !== ino) {
+        pos = readFrom(fd, pos, POLL_BYTES);
+        if (current !== null && current !== ino && pos >= fstatSync(fd).size) {
           // Replaced by a new file: the old one is complete, an unfinished last line included.
           closeSync(fd);
           fd = null;
@@ -146,7 +154,7 @@ export function followLog(path: string, start?: Pick<Tail, "offset" | "ino" | "p
       }
       if (fd === null && current !== null) {
         open(0);
-        if (fd !== null) pos = readFrom(fd, 0);
+        if (fd !== null) pos = readFrom(fd, 0, POLL_BYTES);
       }
       return out.splice(0);
     },
